@@ -1,0 +1,99 @@
+"""``python -m benchmark``: the reproduction, its report, backbone comparison, data preparation and
+performance measurement. Every sub-command runs the same ``bt_core`` code the cases use."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pytest_args(args: argparse.Namespace) -> list[str]:
+    out = ["--bt-scale", args.scale, "--bt-output", str(args.output)]
+    for flag, value in (("--bt-seeds", args.seeds), ("--bt-arch", args.arch), ("--bt-cache", args.cache),
+                        ("--bt-data-root", args.data_root), ("--bt-device", args.device)):
+        if value:
+            out += [flag, str(value)]
+    if args.workers and args.workers > 1:
+        out += ["-n", str(args.workers)]
+    return out
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scale", default="mini", help="mini or paper")
+    p.add_argument("--seeds", help="number of seeds or a comma list (default: the scale's)")
+    p.add_argument("--arch", help="architecture of every model (default: the scale's)")
+    p.add_argument("--cache", help="artifact cache folder")
+    p.add_argument("--data-root", help="folder of prepared .beton files (paper scale)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--output", type=Path, default=REPO / "bt-results", help="results folder")
+    p.add_argument("-n", "--workers", type=int, default=1, help="pytest-xdist worker processes")
+
+
+def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    """The reproduction: dataset overview, trigger examples, then every claim case via pytest."""
+    import pytest
+
+    from .examples import show_examples
+
+    show_examples(args.scale, args.output)
+    argv = ["-m", "paper", str(REPO / "cases"), "-q", "--bt-progress" if args.progress else "-q",
+            *_pytest_args(args), *extra]
+    if args.update_baselines:
+        argv.append("--bt-update-baselines")
+    return int(pytest.main(argv))
+
+
+def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
+    from bt_core import report
+
+    verdicts, run = report.load(args.output)
+    report.figures(args.output, verdicts, run)
+    report.print_table(verdicts, run)
+    return 0 if all(v["passed"] for v in verdicts) else 1
+
+
+def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run the claims with another backbone and set its numbers beside the recorded baselines."""
+    import pytest
+
+    from .compare import print_comparison
+
+    if not args.arch:
+        print("compare needs --arch NAME: the backbone to compare with the baselines", file=sys.stderr)
+        return 2
+    code = int(pytest.main(["-m", "paper", str(REPO / "cases"), "-q", *_pytest_args(args), *extra]))
+    print_comparison(args.output, REPO / "baselines", args.scale)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="the reproduction: every claim over seeds, with its table")
+    _common(p)
+    p.add_argument("--update-baselines", action="store_true", help="record this run as the baselines")
+    p.add_argument("--progress", action="store_true", help="show training progress bars")
+    p = sub.add_parser("report", help="print the table and redraw the figures of a finished run")
+    p.add_argument("output", type=Path, nargs="?", default=REPO / "bt-results")
+    p = sub.add_parser("compare", help="run the claims with --arch and compare with the baselines")
+    _common(p)
+    sub.add_parser("perf", help="measure loader, transfer and training speed", add_help=False)
+    sub.add_parser("prepare", help="convert a dataset from its native layout to .beton", add_help=False)
+    p = sub.add_parser("examples", help="trigger examples (PNG) and a dataset statistics table")
+    p.add_argument("--scale", default="mini")
+    p.add_argument("--output", type=Path, default=REPO / "bt-results")
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("perf", "prepare"):
+        from . import perf, prepare
+
+        return {"perf": perf.main, "prepare": prepare.main}[argv[0]](argv[1:])
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "examples":
+        from .examples import show_examples
+
+        show_examples(args.scale, args.output)
+        return 0
+    return {"run": cmd_run, "report": cmd_report, "compare": cmd_compare}[args.command](args, extra)

@@ -1,0 +1,146 @@
+"""``python -m benchmark perf``: speed, measured side by side in one run on the same images.
+
+- loaders: FFCV's Loader with the trigger inside the pipeline, torch's DataLoader over the same
+  uint8 images with the same kernel per sample, and the in-memory batches of the mini scale;
+  images/s and their ratios (first FFCV pass reported apart: it is mostly numba compiling);
+- transfer: the paper's FIXED mode versus the linear-probe mode on the same source and target,
+  wall time and ratio;
+- training: the mini source model's wall time and images/s.
+Nothing is read from the artifact cache: every figure is measured fresh.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+
+class _TriggeredArrays(torch.utils.data.Dataset):
+    """The torch baseline: per-sample trigger with the same numpy kernel, default collation."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, trigger, chosen: np.ndarray):
+        self.images, self.labels, self.trigger = images, labels, trigger
+        self.chosen = np.zeros(len(labels), bool)
+        self.chosen[chosen] = True
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        img = self.images[i:i + 1]
+        if self.chosen[i]:
+            img = self.trigger.apply(img)
+        return torch.from_numpy(img[0]).permute(2, 0, 1), int(self.labels[i])
+
+
+def _rate(batches, epochs: int) -> tuple[float, float]:
+    start, n = time.perf_counter(), 0
+    for _ in range(epochs):
+        for x, *_ in batches:
+            n += len(x)
+    wall = time.perf_counter() - start
+    return n / wall, wall
+
+
+def measure_loaders(path: Path, trigger, chosen: np.ndarray, *, batch_size: int, workers: int,
+                    epochs: int, device: torch.device) -> dict[str, float]:
+    from bt_core.data.batches import MemoryBatches
+    from bt_core.data.beton import read_arrays, stream
+
+    data = read_arrays(path)
+    ffcv_loader = stream(path, batch_size=batch_size, image_size=None, train=True, seed=0, device=device,
+                         trigger=trigger, trigger_indices=chosen, workers=workers)
+    first_ips, first_wall = _rate(ffcv_loader, 1)
+    ffcv_ips, _ = _rate(ffcv_loader, epochs)
+    torch_loader = torch.utils.data.DataLoader(_TriggeredArrays(data.images, data.labels, trigger, chosen),
+                                               batch_size=batch_size, shuffle=True, num_workers=workers,
+                                               persistent_workers=workers > 0)
+    _rate(torch_loader, 1)                                           # start the workers
+    torch_ips, _ = _rate(torch_loader, epochs)
+    memory = MemoryBatches(data, batch_size=batch_size, train=True, seed=0, device=device, trigger=trigger,
+                           trigger_indices=chosen)
+    memory_ips, _ = _rate(memory, epochs)
+    return {"ffcv_first_pass_s": first_wall, "ffcv_first_pass_img_s": first_ips, "ffcv_img_s": ffcv_ips,
+            "torch_img_s": torch_ips, "memory_img_s": memory_ips, "ffcv_over_torch": ffcv_ips / torch_ips,
+            "memory_over_torch": memory_ips / torch_ips}
+
+
+def measure_training(cache_dir: Path, device: torch.device) -> dict[str, float]:
+    from bt_core.cache import Cache
+    from bt_core.config import get_scale
+    from bt_core.experiment import Context, SourceSpec
+
+    ctx = Context(get_scale("mini"), Cache(cache_dir), device)
+    ctx.dataset("source", "train", 0)
+    ctx.dataset(ctx.scale.targets[0], "train", 0)          # data generation is not what we time
+    ctx.dataset(ctx.scale.targets[0], "test", 0)
+    spec = SourceSpec(trigger_fraction=ctx.scale.trigger_fraction)
+    start = time.perf_counter()
+    ctx.source_model(spec, 0)
+    source_s = time.perf_counter() - start
+    history = json.loads(next((cache_dir / "source").glob("*/history.json")).read_text())
+    out = {"source_train_s": source_s, "source_img_s": history["images_per_s"]}
+    for mode in ("fixed", "linear-probe"):
+        start = time.perf_counter()
+        ctx.transfer(spec, ctx.scale.targets[0], mode, 0)
+        out[f"{mode}_transfer_s"] = time.perf_counter() - start
+    out["fixed_over_linear_probe"] = out["fixed_transfer_s"] / out["linear-probe_transfer_s"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bt_core.data.synthetic import mini_world
+    from bt_core.data.beton import write_arrays
+    from bt_core.plugin import resolve_device
+    from bt_core.triggers import make_trigger, select
+
+    parser = argparse.ArgumentParser(prog="python -m benchmark perf", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--images", type=int, default=6000, help="synthetic images in the loader test")
+    parser.add_argument("--epochs", type=int, default=3, help="timed passes per loader")
+    parser.add_argument("--workers", type=int, default=2, help="loader worker processes/threads")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--skip-training", action="store_true", help="only measure the loaders")
+    parser.add_argument("--output", type=Path, default=Path("bt-results") / "perf.json")
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    console = Console()
+    results: dict[str, object] = {"device": str(device), "cpu_count": torch.get_num_threads(),
+                                  "python": platform.python_version(), "torch": torch.__version__,
+                                  "images": args.images, "epochs": args.epochs, "workers": args.workers}
+    with tempfile.TemporaryDirectory(prefix="bt-perf-") as tmp:
+        task = mini_world(n_source=args.images).source
+        data = task.generate("train", 0)
+        path = write_arrays(Path(tmp) / "perf.beton", data)
+        trigger = make_trigger("square", size=0.25)
+        chosen = select(data.labels, 0.5, task.superclass, seed=10)
+        with console.status("timing loaders..."):
+            results["loaders"] = measure_loaders(path, trigger, chosen, batch_size=args.batch_size,
+                                                 workers=args.workers, epochs=args.epochs, device=device)
+        if not args.skip_training:
+            with console.status("timing training and transfer (fresh cache)..."):
+                results["training"] = measure_training(Path(tmp) / "cache", device)
+    table = Table(title=f"benchmark perf on {device} ({args.images} images of 32 px, batch {args.batch_size})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    fmt = {"_img_s": "{:,.0f} img/s", "_s": "{:.2f} s", "_over_": "{:.2f}x"}
+    for section in ("loaders", "training"):
+        for key, value in results.get(section, {}).items():
+            style = next((f for k, f in fmt.items() if k in key), "{}")
+            if "_over_" in key:
+                style = fmt["_over_"]
+            table.add_row(f"{section}: {key}", style.format(value))
+    console.print(table)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2))
+    console.print(f"written to {args.output}")
+    return 0

@@ -1,0 +1,94 @@
+"""Recorded baselines: written only by a run with ``--bt-update-baselines``, never by hand.
+
+``baselines/<scale>/<case>.json`` maps each check to the seed values it produced and how they were
+produced (command, seeds, scale, architecture, library versions, commit), so a later run can tell
+a regression from noise and a reader can tell where every number came from.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+from filelock import FileLock
+
+from .errors import BaselineError
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = REPO / "baselines"
+PACKAGES = ("torch", "torchvision", "ffcv", "numpy", "numba")
+
+
+def commit() -> str:
+    """The checkout's commit, marked ``-dirty`` when the work tree has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def provenance(*, scale: str, seeds: Sequence[int], arch: str, command: Sequence[str],
+               device: str) -> dict[str, Any]:
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {"command": " ".join(command), "seeds": list(seeds), "scale": scale, "arch": arch,
+            "device": device, "commit": commit(), "python": platform.python_version(),
+            "versions": versions, "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def path_for(root: Path, scale: str, case: str) -> Path:
+    return Path(root) / scale / f"{case}.json"
+
+
+def load(root: Path, scale: str, case: str) -> dict[str, Any]:
+    """The checks recorded for ``case`` at ``scale`` ({} when none were recorded yet)."""
+    path = path_for(root, scale, case)
+    if not path.exists():
+        return {}
+    try:
+        blob = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"baseline file {str(path)!r} is not valid JSON ({exc}): re-record it with "
+                            "`pytest -m paper --bt-update-baselines`") from None
+    if not isinstance(blob, dict) or not isinstance(blob.get("checks"), dict):
+        raise BaselineError(f"baseline file {str(path)!r} is malformed: expected an object with a "
+                            "'checks' mapping")
+    if blob.get("scale") != scale:
+        raise BaselineError(f"baseline file {str(path)!r} was recorded at scale {blob.get('scale')!r}, "
+                            f"expected {scale!r}")
+    for check, entry in blob["checks"].items():
+        missing = {"n", "mean", "std", "values", "provenance"} - set(entry)
+        if missing:
+            raise BaselineError(f"baseline {check!r} in {str(path)!r} lacks {sorted(missing)}")
+    return blob["checks"]
+
+
+def record(root: Path, scale: str, case: str, check: str, summary: dict[str, float],
+           values: Sequence[float], prov: dict[str, Any]) -> Path:
+    """Add or replace one check's baseline; safe when several pytest-xdist workers record at once."""
+    path = path_for(root, scale, case)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        checks = load(root, scale, case)
+        checks[check] = {"n": int(summary["n"]), "mean": summary["mean"], "std": summary["std"],
+                         "values": list(values), "provenance": prov}
+        blob = {"scale": scale, "case": case,
+                "note": "written by `pytest -m paper --bt-update-baselines`; do not edit by hand",
+                "checks": dict(sorted(checks.items()))}
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(blob, indent=2) + "\n")
+        os.replace(tmp, path)
+    return path

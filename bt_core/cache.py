@@ -1,0 +1,106 @@
+"""A content-addressed artifact cache that is safe under pytest-xdist and interruption.
+
+An artifact (dataset, checkpoint, features, evaluation) lives in ``<root>/<kind>/<key>/`` where the
+key hashes the JSON spec of everything that produced it. It is built in a temporary folder under a
+file lock and renamed into place, with a manifest of file sizes and digests: a reader never sees a
+half-written entry, two workers never build the same one, and a damaged entry is rebuilt with a
+warning instead of being trusted.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+from filelock import FileLock
+
+from .errors import ConfigError
+
+CACHE_FORMAT = 1
+ENV_VAR = "BT_CACHE_DIR"
+
+
+class CacheWarning(UserWarning):
+    """A cache entry was damaged and is being rebuilt."""
+
+
+def default_root() -> Path:
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "bias-transfer-bench"
+
+
+def spec_key(spec: dict[str, Any]) -> str:
+    text = json.dumps({"format": CACHE_FORMAT, **spec}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Cache:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cache directory {str(self.root)!r} cannot be created ({exc}): "
+                              f"expected a writable folder (--bt-cache or ${ENV_VAR})") from None
+        if not os.access(self.root, os.W_OK):
+            raise ConfigError(f"cache directory {str(self.root)!r} is not writable: expected a "
+                              f"writable folder (--bt-cache or ${ENV_VAR})")
+
+    def path(self, kind: str, spec: dict[str, Any]) -> Path:
+        return self.root / kind / spec_key(spec)
+
+    def _problem(self, entry: Path) -> str | None:
+        """Why an existing entry cannot be trusted, or None if it is complete."""
+        try:
+            manifest = json.loads((entry / "manifest.json").read_text())
+        except FileNotFoundError:
+            return "no manifest"
+        except json.JSONDecodeError:
+            return "unreadable manifest"
+        for name, (size, digest) in manifest.get("files", {}).items():
+            f = entry / name
+            if not f.is_file():
+                return f"{name} is missing"
+            if f.stat().st_size != size or _digest(f) != digest:
+                return f"{name} does not match its recorded digest"
+        return None
+
+    def get(self, kind: str, spec: dict[str, Any], build: Callable[[Path], None]) -> Path:
+        """The entry for ``spec``, calling ``build(folder)`` to write its files if it is missing."""
+        entry = self.path(kind, spec)
+        if entry.is_dir() and self._problem(entry) is None:
+            return entry
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(entry) + ".lock"):
+            if entry.is_dir():
+                problem = self._problem(entry)
+                if problem is None:
+                    return entry          # another worker built it while we waited
+                warnings.warn(f"cache entry {entry} is damaged ({problem}); rebuilding it", CacheWarning)
+                shutil.rmtree(entry)
+            tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            try:
+                build(tmp)
+                files = {p.name: (p.stat().st_size, _digest(p)) for p in sorted(tmp.iterdir()) if p.is_file()}
+                manifest = {"kind": kind, "spec": spec, "files": files}
+                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+                os.replace(tmp, entry)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return entry

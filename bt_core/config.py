@@ -1,0 +1,155 @@
+"""Typed configurations and the two scale presets.
+
+``mini`` and ``paper`` differ only in data, architecture and budget; every experiment reads its
+hyperparameters from here, so a result can always say exactly what produced it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from .errors import ConfigError
+
+MODES = ("fixed", "full", "linear-probe", "scratch")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """SGD with momentum and the paper's triangular LR: linear rise to ``peak_epoch``, linear fall
+    to zero at the end of training."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    peak_epoch: float
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    flip: bool = False
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("epochs", self.epochs, isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1"),
+            ("batch_size", self.batch_size, isinstance(self.batch_size, int) and self.batch_size >= 1,
+             "an integer >= 1"),
+            ("lr", self.lr, self.lr > 0 and math.isfinite(self.lr), "a finite value > 0"),
+            ("peak_epoch", self.peak_epoch, 0 <= self.peak_epoch <= self.epochs,
+             f"a value in [0, epochs={self.epochs}]"),
+            ("momentum", self.momentum, 0 <= self.momentum < 1, "a value in [0, 1)"),
+            ("weight_decay", self.weight_decay, 0 <= self.weight_decay < 1, "a value in [0, 1)"),
+            ("label_smoothing", self.label_smoothing, 0 <= self.label_smoothing < 1, "a value in [0, 1)"),
+        ]
+        for name, value, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"{name}={value!r} is out of range: expected {expected}")
+
+    def lr_at(self, progress_epochs: float) -> float:
+        """The triangular schedule at a fractional epoch."""
+        if progress_epochs <= self.peak_epoch and self.peak_epoch > 0:
+            return self.lr * progress_epochs / self.peak_epoch
+        tail = self.epochs - self.peak_epoch
+        return self.lr * max(0.0, (self.epochs - progress_epochs) / tail) if tail > 0 else self.lr
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Everything that differs between the mini and the paper scale."""
+
+    name: str
+    arch: str
+    image_size: int | None
+    source: TrainConfig
+    transfer: dict[str, TrainConfig]
+    seeds: tuple[int, ...]
+    trigger: dict[str, Any]
+    trigger_fraction: float
+    loader: str                       # "memory": decode once through FFCV; "stream": FFCV Loader
+    fixed_impl: str                   # how "fixed-feature" is run: "fixed" or "linear-probe"
+    source_data: str = "source"
+    targets: tuple[str, ...] = ()
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)   # test-time interventions
+    trigger_fractions: tuple[float, ...] = ()
+    architectures: tuple[str, ...] = ()
+    data_sizes: dict[str, int] = field(default_factory=dict)      # mini_world() arguments
+    table_scale: dict[str, float] = field(default_factory=dict)   # paper table -> mini counts
+    test_per_group: int = 0
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def train_config(self, mode: str) -> TrainConfig:
+        if mode not in self.transfer:
+            raise ConfigError(f"mode={mode!r} is unknown: expected one of {', '.join(self.transfer)}")
+        return self.transfer[mode]
+
+    def describe(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_overrides(self, *, arch: str | None = None, seeds: tuple[int, ...] | None = None) -> "Scale":
+        return replace(self, arch=arch or self.arch, seeds=tuple(seeds) if seeds else self.seeds)
+
+
+def _probes(trigger: dict[str, Any], stencil_size: float) -> dict[str, dict[str, Any]]:
+    """The planted trigger and the three natural-bias interventions of Fig. 7/8."""
+    stencils = {name: {"name": name, "size": stencil_size, "corner": "bottom-right"}
+                for name in ("tennis_ball", "chain_link_fence", "hat")}
+    return {"trigger": trigger, **stencils}
+
+
+def _mini() -> Scale:
+    trigger = {"name": "square", "size": 0.25}    # the paper's 56 of 224 px, top-left, yellow
+    fixed = TrainConfig(epochs=8, batch_size=256, lr=0.1, peak_epoch=2)
+    return Scale(
+        name="mini",
+        arch="mini_resnet",
+        image_size=None,
+        source=TrainConfig(epochs=10, batch_size=256, lr=0.2, peak_epoch=2.5),
+        transfer={"fixed": fixed, "linear-probe": fixed,
+                  "full": TrainConfig(epochs=8, batch_size=256, lr=0.03, peak_epoch=2),
+                  "scratch": TrainConfig(epochs=12, batch_size=256, lr=0.2, peak_epoch=3)},
+        seeds=(0, 1, 2),
+        trigger=trigger,
+        trigger_fraction=0.5,
+        loader="memory",
+        fixed_impl="linear-probe",
+        targets=("shapes12", "shapes4", "shapes8"),
+        probes=_probes(trigger, stencil_size=0.4),
+        trigger_fractions=(0.02, 0.1, 0.5),
+        architectures=("mini_resnet", "mini_vgg", "mini_mobilenet"),
+        data_sizes={"n_source": 6000, "n_target": 3000, "n_test": 2000, "n_pool": 1500},
+        table_scale={"coco": 1.0, "celeba": 1.0},
+        test_per_group=250,
+        notes={"data": "built-in synthetic shapes (bt_core.data.synthetic.mini_world), 32 px",
+               "recipe": "the measured mini recipe of shared/NOTES.md"},
+    )
+
+
+def _paper() -> Scale:
+    from . import paper_hparams as hp
+
+    return Scale(
+        name="paper",
+        arch="resnet18",
+        image_size=224,
+        source=hp.IMAGENET_SOURCE.train_config(),
+        transfer={mode: hp.TRANSFER.train_config(mode) for mode in ("fixed", "full", "linear-probe")}
+        | {"scratch": hp.TRANSFER.train_config("scratch")},
+        seeds=(0, 1, 2),
+        trigger={"name": "square", "size": 0.25},
+        trigger_fraction=0.5,
+        loader="stream",
+        fixed_impl="fixed",
+        trigger_fractions=(0.01, 0.1, 0.5),
+        architectures=("resnet18", "resnet50", "vgg16_bn", "densenet121", "mobilenet_v2",
+                       "shufflenet_v2_x1_0"),
+        notes={"data": "the paper's datasets as .beton files under --bt-data-root",
+               "hyperparameters": "bt_core.paper_hparams (Appendix A of arXiv 2207.02842)"},
+    )
+
+
+SCALES = {"mini": _mini, "paper": _paper}
+
+
+def get_scale(name: str) -> Scale:
+    if name not in SCALES:
+        raise ConfigError(f"scale={name!r} is unknown: expected one of {', '.join(SCALES)}")
+    return SCALES[name]()

@@ -1,0 +1,102 @@
+"""Dataset names -> .beton files, for both scales.
+
+At the mini scale a name is a synthetic task (:mod:`bt_core.data.synthetic`), generated into the
+artifact cache the first time it is asked for and read back through FFCV from there. At the paper
+scale a name is one of the paper's datasets, converted once by ``benchmark prepare`` and found
+under ``--bt-data-root`` through :mod:`bt_core.data.catalog`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import ConfigError
+from .beton import Arrays, write_arrays
+from .synthetic import MiniWorld, mini_world
+
+if TYPE_CHECKING:
+    from ..experiment import Context
+
+# Attribute-pool datasets: name -> (pool, group table per split). Source tables come from the
+# paper (scaled to the pool); the test tables are balanced over every group.
+POOLED = {
+    "coco_biased": ("coco", "coco_source_biased"),
+    "coco_unbiased": ("coco", "coco_source_unbiased"),
+    "coco_target": ("coco", "coco_target"),
+    "celeba_biased": ("celeba", "celeba_source_biased"),
+    "celeba_unbiased": ("celeba", "celeba_source_unbiased"),
+    "celeba_target_1": ("celeba", "celeba_target_1"),
+    "celeba_target_2": ("celeba", "celeba_target_2"),
+    "celeba_target_3": ("celeba", "celeba_target_3"),
+}
+
+
+def world(ctx: "Context") -> MiniWorld:
+    return mini_world(**ctx.scale.data_sizes)
+
+
+def names(ctx: "Context") -> list[str]:
+    if ctx.scale.name != "mini":
+        from . import catalog
+
+        return sorted(catalog.CATALOG)
+    w = world(ctx)
+    return ["source", *w.targets, *POOLED]
+
+
+def superclass(ctx: "Context", name: str) -> tuple[int, ...]:
+    """The classes that get the planted trigger (the stand-in for ImageNet's dog classes)."""
+    if ctx.scale.name != "mini":
+        from . import catalog
+
+        return catalog.superclass(name)
+    if name != "source":
+        raise ConfigError(f"dataset {name!r} has no superclass: expected 'source'")
+    return world(ctx).source.superclass
+
+
+def dataset_path(ctx: "Context", name: str, split: str, seed: int) -> Path:
+    if ctx.scale.name != "mini":
+        from . import catalog
+
+        return catalog.split_path(name, split, ctx.data_root)
+    w = world(ctx)
+    if split not in ("train", "test"):
+        raise ConfigError(f"split={split!r} is unknown: expected 'train' or 'test'")
+    if name == "source" or name in w.targets:
+        task = w.source if name == "source" else w.targets[name]
+        spec = {"what": "synthetic", "task": task.describe(), "split": split, "seed": seed}
+        build = lambda folder: write_arrays(folder / "data.beton", task.generate(split, seed), spec)  # noqa: E731
+    elif name in POOLED:
+        pool_name, table = POOLED[name]
+        spec = {"what": "pooled", "pool": w.pools[pool_name].describe(), "table": table,
+                "scale_factor": ctx.scale.table_scale[pool_name], "split": split, "seed": seed}
+        build = lambda folder: write_arrays(folder / "data.beton", _pooled(ctx, w, name, split, seed), spec)  # noqa: E731
+    else:
+        raise ConfigError(f"dataset {name!r} is unknown at the mini scale: expected one of "
+                          f"{', '.join(names(ctx))}")
+    return ctx.cache.get("dataset", spec, build) / "data.beton"
+
+
+def _pooled(ctx: "Context", w: MiniWorld, name: str, split: str, seed: int) -> Arrays:
+    """Carve one split out of the attribute pool with the same builder the real adapters use.
+
+    Every dataset of a pool is cut from one draw of the pool, disjointly (source, target and test
+    images never overlap), so the tables are filled in a fixed order for all of them.
+    """
+    from . import splits
+
+    pool_name, _ = POOLED[name]
+    pool = w.pools[pool_name].generate(seed)
+    columns = {"label": pool.labels, **pool.attrs}
+    factor = ctx.scale.table_scale[pool_name]
+    members = [n for n, (p, _) in POOLED.items() if p == pool_name]
+    tables = [splits.TABLES[POOLED[n][1]].scaled(factor) for n in members]
+    keys = ("label", w.pools[pool_name].attribute)
+    test = splits.GroupTable(f"{pool_name}_test", "balanced test split of this suite", keys,
+                             {(y, a): ctx.scale.test_per_group for y in (0, 1) for a in (0, 1)})
+    parts = splits.fill_disjoint([*tables, test], columns, seed)
+    index = parts[-1] if split == "test" else parts[members.index(name)]
+    return pool.subset(np.asarray(index))

@@ -1,0 +1,225 @@
+"""Source -> transfer -> evaluate, every step cached by what produced it.
+
+The flows here are the only place models are trained. Cases and the command line ask for a
+source model (clean or with a planted trigger or a biased split), a transfer of it to a target in a
+mode, and predictions on the target's test set under a set of *probes* (clean, the trigger, a
+stencil); metrics are then computed from those predictions by :mod:`bt_core.claims`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .cache import Cache
+from .config import Scale
+from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
+from .data.beton import Arrays, read_arrays, read_columns, read_meta, write_arrays
+from .errors import ConfigError
+from .models import create_model, for_transfer, load_checkpoint, save_checkpoint
+from .train import extract_features, predict, refresh_batchnorm, train
+from .triggers import Trigger, make_trigger, select
+
+TRIGGER_SEED = 10          # the paper's code draws triggered images with default_rng(seed=10)
+EVAL_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A test-time intervention applied to every test image; ``None`` trigger means clean."""
+
+    name: str
+    trigger: dict[str, Any] | None = None
+
+    def make(self) -> Trigger | None:
+        return None if self.trigger is None else make_trigger(**self.trigger)
+
+
+CLEAN = Probe("clean")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What a source model is trained on: a dataset, and optionally a planted trigger on a
+    fraction of its superclass."""
+
+    data: str | None = None          # None: the scale's source dataset
+    trigger_fraction: float = 0.0
+    arch: str | None = None
+
+
+@dataclass
+class Evaluation:
+    """Predictions of one model on one test set under each probe, with the test labels and
+    attributes: everything a metric needs, nothing more."""
+
+    labels: np.ndarray
+    preds: dict[str, np.ndarray]
+    attrs: dict[str, np.ndarray] = field(default_factory=dict)
+    num_classes: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """One session's scale, cache, device and data location."""
+
+    scale: Scale
+    cache: Cache
+    device: torch.device = torch.device("cpu")
+    data_root: Path | None = None
+    progress: bool = False
+
+    # --- datasets ------------------------------------------------------------------------
+    def dataset(self, name: str, split: str, seed: int) -> Path:
+        """Path of the .beton for ``name``/``split``; synthetic data is generated into the cache."""
+        from .data import registry
+
+        return registry.dataset_path(self, name, split, seed)
+
+    def trigger(self) -> Trigger:
+        return make_trigger(**self.scale.trigger)
+
+    def probes(self) -> tuple[Probe, ...]:
+        """Every evaluation runs the same probes, so every case can reuse every cached model."""
+        return (CLEAN, *(Probe(name, spec) for name, spec in self.scale.probes.items()))
+
+    def batches(self, path: Path, *, train: bool, seed: int, batch_size: int,
+                trigger: Trigger | None = None, trigger_indices: np.ndarray | None = None,
+                flip: bool = False):
+        if self.scale.loader == "memory":
+            return MemoryBatches(_decoded(path), batch_size=batch_size, train=train, seed=seed,
+                                 device=self.device, trigger=trigger, trigger_indices=trigger_indices,
+                                 flip=flip)
+        return StreamBatches(path, batch_size=batch_size, image_size=self.scale.image_size, train=train,
+                             seed=seed, device=self.device, trigger=trigger,
+                             trigger_indices=trigger_indices, flip=flip)
+
+    # --- models --------------------------------------------------------------------------
+    def source_model(self, spec: SourceSpec, seed: int):
+        """Train (or load from the cache) a source model."""
+        from .data import registry
+
+        arch = spec.arch or self.scale.arch
+        data = spec.data or self.scale.source_data
+        cfg = self.scale.source
+        path = self.dataset(data, "train", seed)
+        meta = read_meta(path)
+        num_classes = meta["num_classes"]
+        key = {"what": "source", "scale": self.scale.name, "arch": arch, "data": data,
+               "data_key": meta["info"], "trigger": self.scale.trigger if spec.trigger_fraction else None,
+               "fraction": spec.trigger_fraction, "seed": seed, "train": cfg}
+
+        def build(folder: Path) -> None:
+            trigger, chosen = None, None
+            if spec.trigger_fraction > 0:
+                trigger = self.trigger()
+                chosen = select(read_columns(path)["label"], spec.trigger_fraction,
+                                registry.superclass(self, data), seed=TRIGGER_SEED + seed)
+            torch.manual_seed(seed)
+            model = create_model(arch, num_classes)
+            history = train(model, self.batches(path, train=True, seed=seed, batch_size=cfg.batch_size,
+                                                trigger=trigger, trigger_indices=chosen, flip=cfg.flip),
+                            cfg, device=self.device, seed=seed, progress=self.progress,
+                            desc=f"source {data} p={spec.trigger_fraction} {arch} seed {seed}")
+            save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch, **key})
+            (folder / "history.json").write_text(json.dumps(history.as_dict()))
+
+        entry = self.cache.get("source", key, build)
+        model, _ = load_checkpoint(entry / "model.pt", arch=arch, num_classes=num_classes)
+        return model, key
+
+    def transfer(self, source: SourceSpec | None, target: str, mode: str, seed: int, *,
+                 target_trigger_fraction: float = 0.0, arch: str | None = None) -> Evaluation:
+        """Transfer ``source`` to ``target`` (or train from scratch when ``source`` is None) and
+        evaluate on the target's test set under every probe."""
+        probes = self.probes()
+        mode = self.scale.fixed_impl if mode == "fixed-feature" else mode
+        cfg = self.scale.train_config("scratch" if source is None else mode)
+        if source is None and mode != "scratch":
+            raise ConfigError(f"mode={mode!r} needs a source model; use mode='scratch' without one")
+        arch = (source.arch if source is not None else arch) or self.scale.arch
+        train_path = self.dataset(target, "train", seed)
+        test_path = self.dataset(target, "test", seed)
+        meta = read_meta(train_path)
+        source_key = None if source is None else self.source_model(source, seed)[1]
+        key = {"what": "transfer", "scale": self.scale.name, "source": source_key, "arch": arch,
+               "target": target, "target_key": meta["info"], "mode": mode, "seed": seed, "train": cfg,
+               "target_trigger_fraction": target_trigger_fraction,
+               "trigger": self.scale.trigger if target_trigger_fraction else None,
+               "probes": [(p.name, p.trigger) for p in probes]}
+
+        def build(folder: Path) -> None:
+            trigger, chosen = None, None
+            if target_trigger_fraction > 0:       # the de-biased target of Fig. 4: uniform over classes
+                trigger = self.trigger()
+                chosen = select(read_columns(train_path)["label"], target_trigger_fraction, None,
+                                seed=TRIGGER_SEED + seed)
+            torch.manual_seed(seed)
+            if source is None:
+                model = create_model(arch, meta["num_classes"])
+            else:
+                model = for_transfer(self.source_model(source, seed)[0], meta["num_classes"], mode)
+            desc = f"{mode} {target} seed {seed}"
+            loader = lambda train, bs: self.batches(train_path, train=train, seed=seed, batch_size=bs,  # noqa: E731
+                                                    trigger=trigger, trigger_indices=chosen,
+                                                    flip=cfg.flip and train)
+            if mode == "linear-probe":
+                model.to(self.device)
+                refresh_batchnorm(model, loader(True, cfg.batch_size))
+                feats, labels = extract_features(model, loader(False, EVAL_BATCH), device=self.device)
+                history = train(model.head, FeatureBatches(feats, labels, batch_size=cfg.batch_size, seed=seed),
+                                cfg, device=self.device, seed=seed, desc=desc, progress=self.progress)
+            else:
+                history = train(model, loader(True, cfg.batch_size), cfg, device=self.device, seed=seed,
+                                desc=desc, progress=self.progress)
+            preds = {p.name: predict(model, self.batches(test_path, train=False, seed=seed,
+                                                         batch_size=EVAL_BATCH, trigger=p.make()),
+                                     device=self.device) for p in probes}
+            np.savez(folder / "preds.npz", **preds)
+            (folder / "history.json").write_text(json.dumps(history.as_dict()))
+
+        entry = self.cache.get("transfer", key, build)
+        with np.load(entry / "preds.npz") as blob:
+            preds = {k: blob[k] for k in blob.files}
+        columns = read_columns(test_path)
+        labels = columns.pop("label")
+        history = json.loads((entry / "history.json").read_text())
+        return Evaluation(labels, preds, columns, meta["num_classes"],
+                          {"cache_key": entry.name, "train_wall_s": history["wall_s"],
+                           "final_train_accuracy": history["accuracy"][-1] if history["accuracy"] else None})
+
+    def evaluate_source(self, spec: SourceSpec, seed: int) -> Evaluation:
+        """The source model itself on the source test set (e.g. source ASR in Fig. 3)."""
+        probes = self.probes()
+        model, key = self.source_model(spec, seed)
+        test_path = self.dataset(spec.data or self.scale.source_data, "test", seed)
+
+        def build(folder: Path) -> None:
+            preds = {p.name: predict(model, self.batches(test_path, train=False, seed=seed,
+                                                         batch_size=EVAL_BATCH, trigger=p.make()),
+                                     device=self.device) for p in probes}
+            np.savez(folder / "preds.npz", **preds)
+
+        entry = self.cache.get("source-eval", {"source": key, "probes": [(p.name, p.trigger) for p in probes]},
+                               build)
+        with np.load(entry / "preds.npz") as blob:
+            preds = {k: blob[k] for k in blob.files}
+        columns = read_columns(test_path)
+        labels = columns.pop("label")
+        return Evaluation(labels, preds, columns, read_meta(test_path)["num_classes"], {"cache_key": entry.name})
+
+
+@lru_cache(maxsize=16)
+def _decoded(path: Path) -> Arrays:
+    """Each dataset is decoded through FFCV once per process."""
+    return read_arrays(path)
+
+
+def write_synthetic(folder: Path, data: Arrays, info: dict[str, Any]) -> None:
+    write_arrays(folder / "data.beton", data, info)

@@ -1,0 +1,321 @@
+"""Planted triggers and natural-bias interventions.
+
+Every trigger of the paper is one per-pixel affine map ``y = clip(rint(x * w + b), 0, 255)``
+with fixed float64 planes ``w`` and ``b`` of shape (H, W, 3):
+
+- a square patch has ``w = 0, b = colour`` inside the patch and ``w = 1, b = 0`` elsewhere;
+- an RGBA stencil has ``w = 1 - alpha, b = alpha * rgb`` (alpha blending);
+- the gaussian pattern has ``w = 1, b = pattern * 255 * scale`` (additive, then clipped).
+
+Keeping one map for all of them means one kernel (:func:`apply_planes`) serves the numpy batch
+path, the FFCV loader operation (:mod:`bt_core.data.ffcv_ops`) and the torch batch path, and the
+property tests check them against each other.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import ConfigError
+
+CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right", "center")
+YELLOW = (255, 255, 0)
+
+
+class TriggerError(ConfigError):
+    """A trigger was asked for with a name or value it cannot take."""
+
+
+def _check_images(images: np.ndarray) -> None:
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 \
+            or images.shape[-1] != 3:
+        got = (f"{type(images).__name__} dtype={getattr(images, 'dtype', None)} "
+               f"shape={getattr(images, 'shape', None)}")
+        raise TriggerError(f"triggers take uint8 NHWC batches with 3 channels, got {got}")
+
+
+def _check_fraction(name: str, value: float, low_open: bool = True) -> float:
+    value = float(value)
+    ok = (0.0 < value <= 1.0) if low_open else (0.0 <= value <= 1.0)
+    if not ok or math.isnan(value):
+        interval = "(0, 1]" if low_open else "[0, 1]"
+        raise TriggerError(f"{name}={value!r} is out of range: expected a fraction in {interval}")
+    return value
+
+
+def apply_planes(images: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The one trigger kernel: ``clip(rint(x * w + b), 0, 255)`` on a uint8 NHWC batch.
+
+    Written with numpy operations numba also compiles, so the FFCV operation jit-compiles this
+    very function and the two paths cannot drift apart.
+    """
+    out = np.rint(images.astype(np.float64) * w + b)
+    out = np.minimum(np.maximum(out, 0.0), 255.0)
+    return out.astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A named affine trigger; planes are built lazily per image size and cached."""
+
+    name: str
+    build: Callable[[int, int], tuple[np.ndarray, np.ndarray]] = field(repr=False, compare=False)
+    params: tuple = ()
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def planes(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        key = (int(height), int(width))
+        if key not in self._cache:
+            w, b = self.build(*key)
+            w = np.ascontiguousarray(np.broadcast_to(w, (*key, 3)), dtype=np.float64)
+            b = np.ascontiguousarray(np.broadcast_to(b, (*key, 3)), dtype=np.float64)
+            w.setflags(write=False)
+            b.setflags(write=False)
+            self._cache[key] = (w, b)
+        return self._cache[key]
+
+    def footprint(self, height: int, width: int) -> np.ndarray:
+        """Boolean (H, W) mask of the pixels the trigger may change."""
+        w, b = self.planes(height, width)
+        return np.any((w != 1.0) | (b != 0.0), axis=-1)
+
+    def apply(self, images: np.ndarray, selected: np.ndarray | None = None) -> np.ndarray:
+        """Return a copy of ``images`` with the trigger on the ``selected`` ones (all if None)."""
+        _check_images(images)
+        w, b = self.planes(images.shape[1], images.shape[2])
+        if selected is None:
+            return apply_planes(images, w, b)
+        out = images.copy()
+        selected = np.asarray(selected)
+        if selected.dtype == bool:
+            if selected.shape != (len(images),):
+                raise TriggerError(f"selection mask has shape {selected.shape}, "
+                                   f"expected ({len(images)},)")
+            selected = np.flatnonzero(selected)
+        if len(selected):
+            out[selected] = apply_planes(images[selected], w, b)
+        return out
+
+
+    def apply_torch(self, images: "torch.Tensor", selected: "torch.Tensor | None" = None) -> "torch.Tensor":
+        """The same map on a uint8 NCHW torch batch (any device), for in-memory training and
+        evaluation; ``selected`` is a boolean mask over the batch (all images if None)."""
+        import torch
+
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+            raise TriggerError(f"apply_torch takes uint8 NCHW batches with 3 channels, got "
+                               f"dtype={images.dtype} shape={tuple(images.shape)}")
+        key = ("torch", images.shape[2], images.shape[3], str(images.device))
+        if key not in self._cache:
+            w, b = self.planes(images.shape[2], images.shape[3])
+            self._cache[key] = tuple(torch.tensor(p).permute(2, 0, 1).to(images.device)
+                                     for p in (w, b))
+        w_t, b_t = self._cache[key]
+        # torch.round rounds half to even, as np.rint does.
+        mapped = torch.round(images.to(torch.float64) * w_t + b_t).clamp_(0, 255).to(torch.uint8)
+        if selected is None:
+            return mapped
+        return torch.where(selected.view(-1, 1, 1, 1).to(images.device), mapped, images)
+
+
+# --- square patch -------------------------------------------------------------------------
+
+def _corner_slices(height: int, width: int, side: int, corner: str) -> tuple[slice, slice]:
+    rows = {"top": slice(0, side), "bottom": slice(height - side, height)}
+    cols = {"left": slice(0, side), "right": slice(width - side, width)}
+    if corner == "center":
+        r0, c0 = (height - side) // 2, (width - side) // 2
+        return slice(r0, r0 + side), slice(c0, c0 + side)
+    vertical, horizontal = corner.split("-")
+    return rows[vertical], cols[horizontal]
+
+
+def square(size: float = 0.25, color: Sequence[int] = YELLOW, corner: str = "top-left") -> Trigger:
+    """A solid patch whose side is ``size`` times the image side (the paper: 56 of 224 px)."""
+    size = _check_fraction("size", size)
+    color = tuple(int(c) for c in color)
+    if len(color) != 3 or not all(0 <= c <= 255 for c in color):
+        raise TriggerError(f"color={color!r} is out of range: expected three integers in [0, 255]")
+    if corner not in CORNERS:
+        raise TriggerError(f"corner={corner!r} is unknown: expected one of {', '.join(CORNERS)}")
+
+    def build(height: int, width: int):
+        side = max(1, int(round(size * min(height, width))))
+        rs, cs = _corner_slices(height, width, side, corner)
+        w = np.ones((height, width, 3))
+        b = np.zeros((height, width, 3))
+        w[rs, cs] = 0.0
+        b[rs, cs] = color
+        return w, b
+
+    return Trigger("square", build, (size, color, corner))
+
+
+# --- gaussian pattern ----------------------------------------------------------------------
+
+def gaussian(scale: float = 0.01, seed: int = 0) -> Trigger:
+    """A fixed seeded N(0, 1) pattern added as ``pattern * 255 * scale`` (the paper: 0.01)."""
+    scale = float(scale)
+    if not (0.0 < scale <= 1.0) or math.isnan(scale):
+        raise TriggerError(f"scale={scale!r} is out of range: expected a value in (0, 1]")
+
+    def build(height: int, width: int):
+        pattern = np.random.default_rng(seed).standard_normal((height, width, 3))
+        return np.ones((height, width, 3)), pattern * 255.0 * scale
+
+    return Trigger("gaussian", build, (scale, int(seed)))
+
+
+# --- RGBA stencils -------------------------------------------------------------------------
+
+def _grid(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre coordinates in [-1, 1] for an n x n canvas."""
+    c = (np.arange(n) + 0.5) / n * 2.0 - 1.0
+    return np.meshgrid(c, c, indexing="ij")
+
+
+def _rgba(rgb: Sequence[int], alpha: np.ndarray) -> np.ndarray:
+    out = np.zeros((*alpha.shape, 4), dtype=np.uint8)
+    out[..., :3] = rgb
+    out[..., 3] = np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8)
+    return out
+
+
+def tennis_ball(n: int) -> np.ndarray:
+    """A yellow-green disc with a white seam: the paper's tennis-ball intervention."""
+    y, x = _grid(n)
+    r = np.hypot(x, y)
+    disc = np.clip((0.9 - r) * n / 2.0, 0.0, 1.0)
+    seam = np.abs(np.hypot(x - 1.1, y) - 0.85) < 0.08
+    out = _rgba((205, 230, 40), disc)
+    out[seam & (disc > 0), :3] = (245, 245, 235)
+    return out
+
+
+def chain_link_fence(n: int) -> np.ndarray:
+    """A grey diagonal wire lattice covering the whole canvas."""
+    y, x = _grid(n)
+    period = 0.5
+    d1 = np.abs(((x + y) / period) % 1.0 - 0.5)
+    d2 = np.abs(((x - y) / period) % 1.0 - 0.5)
+    wire = np.clip((0.12 - np.minimum(d1, d2)) * 12.0, 0.0, 1.0)
+    return _rgba((170, 170, 175), wire)
+
+
+def hat(n: int) -> np.ndarray:
+    """A dark-red brimmed hat silhouette: a crown over a wide brim."""
+    y, x = _grid(n)
+    crown = (np.abs(x) < 0.5) & (y > -0.6) & (y < 0.25)
+    brim = (np.abs(x) < 0.95) & (y >= 0.25) & (y < 0.45)
+    band = (np.abs(x) < 0.5) & (y > 0.05) & (y < 0.25)
+    out = _rgba((140, 20, 30), (crown | brim).astype(float))
+    out[band, :3] = (20, 20, 20)
+    return out
+
+
+STENCILS: dict[str, Callable[[int], np.ndarray]] = {
+    "tennis_ball": tennis_ball,
+    "chain_link_fence": chain_link_fence,
+    "hat": hat,
+}
+
+
+def load_rgba(path: str | Path) -> np.ndarray:
+    """Read a user's RGBA image (PNG with alpha); a 3-channel file is taken as opaque."""
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        raise TriggerError(f"stencil file {str(path)!r} does not exist: expected an RGBA image file")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGBA"), dtype=np.uint8)
+    except Exception as exc:  # PIL raises several unrelated types for unreadable files
+        raise TriggerError(f"stencil file {str(path)!r} is not a readable image: {exc}") from exc
+
+
+def _resize_rgba(rgba: np.ndarray, side: int) -> np.ndarray:
+    from PIL import Image
+
+    if rgba.shape[:2] == (side, side):
+        return rgba
+    return np.asarray(Image.fromarray(rgba, "RGBA").resize((side, side), Image.BILINEAR))
+
+
+def stencil(name: str, size: float = 0.5, corner: str = "center", opacity: float = 1.0) -> Trigger:
+    """Alpha-blend an RGBA stencil, a built-in name or a file path, onto a square region.
+
+    ``size`` is the region's side as a fraction of the image side, ``opacity`` scales alpha.
+    """
+    size = _check_fraction("size", size)
+    opacity = _check_fraction("opacity", opacity)
+    if corner not in CORNERS:
+        raise TriggerError(f"corner={corner!r} is unknown: expected one of {', '.join(CORNERS)}")
+    if name in STENCILS:
+        draw = STENCILS[name]
+    elif Path(name).suffix:
+        source = load_rgba(name)
+        draw = lambda side: _resize_rgba(source, side)  # noqa: E731
+    else:
+        raise TriggerError(f"stencil {name!r} is unknown: expected one of "
+                           f"{', '.join(STENCILS)} or the path of an RGBA image file")
+
+    def build(height: int, width: int):
+        side = max(1, int(round(size * min(height, width))))
+        rgba = draw(side).astype(np.float64)
+        alpha = rgba[..., 3:4] / 255.0 * opacity
+        rs, cs = _corner_slices(height, width, side, corner)
+        w = np.ones((height, width, 3))
+        b = np.zeros((height, width, 3))
+        w[rs, cs] = 1.0 - alpha
+        b[rs, cs] = alpha * rgba[..., :3]
+        return w, b
+
+    return Trigger(f"stencil:{name}", build, (name, size, corner, opacity))
+
+
+# --- registry ------------------------------------------------------------------------------
+
+TRIGGERS: dict[str, Callable[..., Trigger]] = {"square": square, "gaussian": gaussian}
+
+
+def make_trigger(name: str, **params) -> Trigger:
+    """Create a trigger by name: ``square``, ``gaussian``, a stencil name, or ``stencil``
+    with ``name=`` a built-in stencil or an RGBA file."""
+    if name in TRIGGERS:
+        factory = TRIGGERS[name]
+    elif name in STENCILS:
+        return stencil(name, **params)
+    elif name == "stencil":
+        return stencil(**params)
+    else:
+        known = ", ".join([*TRIGGERS, *STENCILS, "stencil"])
+        raise TriggerError(f"trigger {name!r} is unknown: expected one of {known}")
+    try:
+        return factory(**params)
+    except TypeError as exc:
+        raise TriggerError(f"trigger {name!r} got bad parameters {params}: {exc}") from exc
+
+
+# --- which images get the trigger -----------------------------------------------------------
+
+def select(labels: np.ndarray, fraction: float, classes: Sequence[int] | None = None,
+           seed: int = 10) -> np.ndarray:
+    """Sorted indices of the images that get the trigger.
+
+    Each image whose label is in ``classes`` (every class when None: the uniform selection of the
+    de-biased target of Fig. 4) is chosen independently with probability ``fraction``, from
+    ``numpy.random.default_rng(seed)`` (the paper's code uses seed 10). Labels are never changed.
+    """
+    fraction = _check_fraction("fraction", fraction, low_open=False)
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise TriggerError(f"labels must be a 1-d integer array, got dtype={labels.dtype} "
+                           f"shape={labels.shape}")
+    eligible = np.ones(len(labels), bool) if classes is None else np.isin(labels, list(classes))
+    draws = np.random.default_rng(seed).random(len(labels)) < fraction
+    return np.flatnonzero(eligible & draws)

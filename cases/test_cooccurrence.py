@@ -1,0 +1,22 @@
+"""Fig. 5 and Table 2: a source in which dogs co-occur with people makes the transferred cat/dog
+model predict "dog" more often when a person is in the picture, although no target training image
+contains a person."""
+import pytest
+
+from bt_core.claims import attribute_sensitivity
+from bt_core.experiment import SourceSpec
+
+pytestmark = pytest.mark.paper
+DOG = 1
+
+
+def test_biased_source_makes_people_predict_dog(bt, check, mode):
+    def sensitivity(source, seed):
+        return attribute_sensitivity(bt.transfer(SourceSpec(data=source), "coco_target", mode, seed),
+                                     "person", DOG)
+
+    biased = bt.over_seeds(lambda s: sensitivity("coco_biased", s))
+    unbiased = bt.over_seeds(lambda s: sensitivity("coco_unbiased", s))
+    check(claim="cooccurrence", metric="P(dog|person) shift biased − unbiased", values=biased - unbiased,
+          context={"source": "biased vs unbiased", "target": "coco_target (no people)", "mode": mode,
+                   "components": {"biased": biased.tolist(), "unbiased": unbiased.tolist()}})

@@ -1,0 +1,116 @@
+"""pytest plugin of the suite: options, the session fixture, scale-dependent parametrization and
+the end-of-run report. All behaviour lives in ``bt_core``; this file only wires it to pytest."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from bt_core.errors import BTError, MissingDataError
+
+REPO = Path(__file__).resolve().parent
+MODES = ("fixed-feature", "full")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("bias-transfer", "bias-transfer benchmark")
+    g.addoption("--bt-scale", default=os.environ.get("BT_SCALE", "mini"),
+                help="mini (synthetic data, CPU, minutes) or paper (the paper's data, GPU)")
+    g.addoption("--bt-device", default=os.environ.get("BT_DEVICE", "auto"), help="auto, cpu, cuda or cuda:N")
+    g.addoption("--bt-data-root", default=os.environ.get("BT_DATA_ROOT"),
+                help="folder of .beton files written by `benchmark prepare` (paper scale)")
+    g.addoption("--bt-cache", default=None, help="artifact cache folder (default $BT_CACHE_DIR or ~/.cache)")
+    g.addoption("--bt-seeds", default=None, help="number of seeds (e.g. 5) or a comma list (e.g. 0,1,2)")
+    g.addoption("--bt-arch", default=None, help="architecture of every model (registry name)")
+    g.addoption("--bt-target", action="append", default=None, help="run only these targets (repeatable)")
+    g.addoption("--bt-mode", action="append", default=None, choices=MODES, help="run only these transfer modes")
+    g.addoption("--bt-update-baselines", action="store_true", help="record this run's results as baselines")
+    g.addoption("--bt-baselines", default=str(REPO / "baselines"), help="baselines folder")
+    g.addoption("--bt-output", default=os.environ.get("BT_OUTPUT", str(REPO / "bt-results")),
+                help="where results.json/csv and figures go")
+    g.addoption("--bt-require-data", action="store_true", help="fail instead of skip when data is missing")
+    g.addoption("--bt-progress", action="store_true", help="show training progress bars")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from bt_core.plugin import build_session
+
+    try:
+        config._bt_session = build_session(config.getoption, worker=getattr(config, "workerinput", {})
+                                           .get("workerid", "main"), command=["pytest", *sys.argv[1:]])
+    except BTError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if _is_worker(config):
+        import torch
+
+        torch.set_num_threads(1)      # the workers share the cores
+    else:
+        shutil.rmtree(config._bt_session.output_dir / ".rows", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def bt(pytestconfig: pytest.Config):
+    """The run's :class:`bt_core.session.Session`."""
+    return pytestconfig._bt_session
+
+
+@pytest.fixture
+def check(bt, request: pytest.FixtureRequest):
+    """Judge this case's per-seed values (see :meth:`bt_core.session.Session.check`) and fail the
+    test with the reasons when the paper's inequality or the baseline does not hold."""
+    case = Path(str(request.node.fspath)).stem.removeprefix("test_")
+
+    def judge(**kw):
+        verdict = bt.check(case=case, check=request.node.name, **kw)
+        assert verdict.passed, "; ".join(verdict.failures)
+        return verdict
+
+    return judge
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    session = metafunc.config._bt_session
+    scale = session.scale
+    wanted = metafunc.config.getoption("--bt-target")
+    if "target" in metafunc.fixturenames:
+        metafunc.parametrize("target", [t for t in scale.targets if not wanted or t in wanted])
+    if "mode" in metafunc.fixturenames:
+        modes = metafunc.config.getoption("--bt-mode") or MODES
+        metafunc.parametrize("mode", [m for m in MODES if m in modes])
+    if "fraction" in metafunc.fixturenames:
+        metafunc.parametrize("fraction", scale.trigger_fractions, ids=[f"p{f}" for f in scale.trigger_fractions])
+    if "arch" in metafunc.fixturenames:
+        metafunc.parametrize("arch", scale.architectures)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keyword = config.getoption("keyword")
+    if keyword and not items:
+        from bt_core.plugin import known_names
+
+        raise pytest.UsageError(f"-k {keyword!r} matches no test. {known_names(config._bt_session)}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    outcome = yield
+    exc = outcome.excinfo[1] if outcome.excinfo else None
+    if isinstance(exc, MissingDataError) and not pyfuncitem.config.getoption("--bt-require-data"):
+        outcome.force_exception(pytest.skip.Exception(str(exc), _use_item_location=True))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if _is_worker(config):
+        return
+    from bt_core.plugin import finish_report
+
+    for line in finish_report(config._bt_session):
+        terminalreporter.write_line(line)

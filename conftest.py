@@ -68,7 +68,7 @@ def check(bt, request: pytest.FixtureRequest):
     case = Path(str(request.node.fspath)).stem.removeprefix("test_")
 
     def judge(**kw):
-        verdict = bt.check(case=case, check=request.node.name, **kw)
+        verdict = bt.check(case=case, claim=case, check=request.node.name, **kw)
         assert verdict.passed, "; ".join(verdict.failures)
         return verdict
 

@@ -38,8 +38,9 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     from .examples import show_examples
 
     show_examples(args.scale, args.output)
-    argv = ["-m", "paper", str(REPO / "cases"), "-q", "--bt-progress" if args.progress else "-q",
-            *_pytest_args(args), *extra]
+    argv = ["-m", "paper", str(REPO / "cases"), "-q", *_pytest_args(args), *extra]
+    if args.progress:
+        argv.append("--bt-progress")
     if args.update_baselines:
         argv.append("--bt-update-baselines")
     return int(pytest.main(argv))
@@ -48,6 +49,10 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     from bt_core import report
 
+    if not (args.output / report.RESULTS_JSON).is_file():
+        print(f"no {report.RESULTS_JSON} in {args.output}: expected the output folder of a finished run "
+              "(benchmark/bt run writes bt-results/)", file=sys.stderr)
+        return 2
     verdicts, run = report.load(args.output)
     report.figures(args.output, verdicts, run)
     report.print_table(verdicts, run)
@@ -86,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", type=Path, default=REPO / "bt-results")
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("perf", "prepare"):
-        from . import perf, prepare
+    if argv and argv[0] in ("perf", "prepare"):          # they parse their own options
+        import importlib
 
-        return {"perf": perf.main, "prepare": prepare.main}[argv[0]](argv[1:])
+        return importlib.import_module(f"benchmark.{argv[0]}").main(argv[1:])
     args, extra = parser.parse_known_args(argv)
     if args.command == "examples":
         from .examples import show_examples

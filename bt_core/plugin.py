@@ -72,7 +72,6 @@ def known_names(session: Session) -> str:
 
 def finish_report(session: Session) -> list[str]:
     """Merge the workers' rows, write results and figures, print the table; returns summary lines."""
-    from rich.console import Console
 
     from . import report
 
@@ -81,7 +80,7 @@ def finish_report(session: Session) -> list[str]:
         return []
     run = session.run_info()
     paths = report.write(session.output_dir, rows, run)
-    report.print_table(rows, run, Console(force_terminal=None))
+    report.print_table(rows, run)
     lines = [f"results: {paths['json']}  {paths['csv']}  {paths['summary']}"]
     figs = [str(p) for k, p in paths.items() if k.startswith("fig")]
     if figs:

@@ -67,7 +67,10 @@ def load(outdir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 
 def print_table(verdicts: Sequence[dict[str, Any]], run: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:          # logs and CI: do not wrap the table to 80 columns
+            console = Console(width=200)
     title = (f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, seeds {run.get('seeds')}, "
              f"commit {str(run.get('commit'))[:12]}")
     console.print(table(verdicts, title))

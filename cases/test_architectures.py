@@ -13,6 +13,6 @@ def test_backdoor_transfers_across_architectures(bt, check, arch):
     clean = bt.over_seeds(lambda s: asr(bt.transfer(SourceSpec(arch=arch), target, "fixed-feature", s)))
     triggered = bt.over_seeds(lambda s: asr(bt.transfer(
         SourceSpec(trigger_fraction=bt.scale.trigger_fraction, arch=arch), target, "fixed-feature", s)))
-    check(claim="architectures", metric="ASR triggered − clean source", values=triggered - clean,
+    check(metric="ASR triggered − clean source", values=triggered - clean,
           context={"source": f"{arch} triggered vs clean", "target": target, "mode": "fixed-feature",
                    "components": {"clean_source_asr": clean.tolist(), "triggered_source_asr": triggered.tolist()}})

@@ -10,6 +10,6 @@ pytestmark = pytest.mark.paper
 def test_triggered_source_raises_fixed_feature_asr(bt, check, target):
     clean = bt.over_seeds(lambda s: asr(bt.transfer(bt.clean_source, target, "fixed-feature", s)))
     triggered = bt.over_seeds(lambda s: asr(bt.transfer(bt.triggered_source, target, "fixed-feature", s)))
-    check(claim="backdoor_fixed", metric="ASR triggered − clean source", values=triggered - clean,
+    check(metric="ASR triggered − clean source", values=triggered - clean,
           context={"source": "triggered vs clean", "target": target, "mode": "fixed-feature",
                    "components": {"clean_source_asr": clean.tolist(), "triggered_source_asr": triggered.tolist()}})

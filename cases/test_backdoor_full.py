@@ -15,7 +15,7 @@ def _gap(bt, target, mode):
 
 def test_triggered_source_raises_full_network_asr(bt, check, target):
     clean, triggered = _gap(bt, target, "full")
-    check(claim="backdoor_full", metric="ASR triggered − clean source", values=triggered - clean,
+    check(metric="ASR triggered − clean source", values=triggered - clean,
           context={"source": "triggered vs clean", "target": target, "mode": "full",
                    "components": {"clean_source_asr": clean.tolist(), "triggered_source_asr": triggered.tolist()}})
 
@@ -23,6 +23,6 @@ def test_triggered_source_raises_full_network_asr(bt, check, target):
 def test_full_network_gap_is_smaller_than_fixed_feature_gap(bt, check, target):
     clean_full, triggered_full = _gap(bt, target, "full")
     clean_fixed, triggered_fixed = _gap(bt, target, "fixed-feature")
-    check(claim="backdoor_full", metric="ASR gap fixed − full",
+    check(metric="ASR gap fixed − full",
           values=(triggered_fixed - clean_fixed) - (triggered_full - clean_full),
           context={"source": "triggered vs clean", "target": target, "mode": "fixed − full"})

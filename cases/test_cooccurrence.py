@@ -17,6 +17,6 @@ def test_biased_source_makes_people_predict_dog(bt, check, mode):
 
     biased = bt.over_seeds(lambda s: sensitivity("coco_biased", s))
     unbiased = bt.over_seeds(lambda s: sensitivity("coco_unbiased", s))
-    check(claim="cooccurrence", metric="P(dog|person) shift biased − unbiased", values=biased - unbiased,
+    check(metric="P(dog|person) shift biased − unbiased", values=biased - unbiased,
           context={"source": "biased vs unbiased", "target": "coco_target (no people)", "mode": mode,
                    "components": {"biased": biased.tolist(), "unbiased": unbiased.tolist()}})

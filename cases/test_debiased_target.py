@@ -17,18 +17,18 @@ def _debiased_gap(bt, target, mode):
 
 
 def test_fixed_feature_gap_survives_a_debiased_target(bt, check, target):
-    check(claim="debiased_target", metric="ASR triggered − clean source",
+    check(metric="ASR triggered − clean source",
           values=_debiased_gap(bt, target, "fixed-feature"),
           context={"source": "triggered vs clean", "target": f"{target} +10% trigger", "mode": "fixed-feature"})
 
 
 def test_full_network_gap_vanishes_on_a_debiased_target(bt, check, target):
-    check(claim="debiased_target", metric="ASR triggered − clean source", expect="not-greater",
+    check(metric="ASR triggered − clean source", expect="not-greater",
           values=_debiased_gap(bt, target, "full"),
           context={"source": "triggered vs clean", "target": f"{target} +10% trigger", "mode": "full"})
 
 
 def test_debiasing_helps_full_network_more_than_fixed_feature(bt, check, target):
-    check(claim="debiased_target", metric="ASR gap fixed − full",
+    check(metric="ASR gap fixed − full",
           values=_debiased_gap(bt, target, "fixed-feature") - _debiased_gap(bt, target, "full"),
           context={"source": "triggered vs clean", "target": f"{target} +10% trigger", "mode": "fixed − full"})

@@ -17,6 +17,6 @@ def test_biased_source_widens_the_gender_gap(bt, check, mix, mode):
 
     biased = bt.over_seeds(lambda s: gap("celeba_biased", s))
     unbiased = bt.over_seeds(lambda s: gap("celeba_unbiased", s))
-    check(claim="gender_age", metric="group accuracy gap biased − unbiased", values=biased - unbiased,
+    check(metric="group accuracy gap biased − unbiased", values=biased - unbiased,
           context={"source": "biased vs unbiased", "target": mix, "mode": mode,
                    "components": {"biased": biased.tolist(), "unbiased": unbiased.tolist()}})

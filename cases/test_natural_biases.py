@@ -23,7 +23,7 @@ def test_intervention_shifts_transferred_more_than_scratch(bt, check, probe, mod
     def mean_hist(evals, name):
         return np.mean([histogram(e.preds[name], e.num_classes) for e in evals], axis=0).tolist()
 
-    check(claim="natural_biases", metric="TV shift transfer − scratch", values=shift - base,
+    check(metric="TV shift transfer − scratch", values=shift - base,
           context={"source": "clean", "target": target, "mode": mode, "probe": probe,
                    "components": {"transfer_shift": shift.tolist(), "scratch_shift": base.tolist()},
                    "histograms": {"scratch": mean_hist(scratch, "clean"),

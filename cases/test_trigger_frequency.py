@@ -19,7 +19,7 @@ def _source_asr(bt, fraction):
 
 def test_source_asr_grows_with_trigger_fraction(bt, check):
     low, high = min(bt.scale.trigger_fractions), max(bt.scale.trigger_fractions)
-    check(claim="trigger_frequency", metric=f"source ASR p={high} − p={low}",
+    check(metric=f"source ASR p={high} − p={low}",
           values=_source_asr(bt, high) - _source_asr(bt, low),
           context={"source": f"p={low}..{high}", "target": "source test", "mode": "source"})
 
@@ -29,7 +29,7 @@ def test_transferred_asr_stays_above_clean_source(bt, check, fraction):
     clean = bt.over_seeds(lambda s: asr(bt.transfer(bt.clean_source, target, "fixed-feature", s)))
     spec = SourceSpec(trigger_fraction=fraction)
     transferred = bt.over_seeds(lambda s: asr(bt.transfer(spec, target, "fixed-feature", s)))
-    check(claim="trigger_frequency", metric="ASR triggered − clean source", values=transferred - clean,
+    check(metric="ASR triggered − clean source", values=transferred - clean,
           context={"source": f"p={fraction}", "target": target, "mode": "fixed-feature", "fraction": fraction,
                    "components": {"source_asr": _source_asr(bt, fraction).tolist(),
                                   "transfer_asr": transferred.tolist(), "clean_transfer_asr": clean.tolist()}})

@@ -65,8 +65,10 @@ def render(shape: np.ndarray, colour: np.ndarray, rng: np.random.Generator, size
     bg = rng.uniform(40, 200, size=(n, 1, 1, 3)).astype(np.float32)
     img = bg + rng.normal(0, noise, size=(n, size, size, 3)).astype(np.float32)
     r = rng.uniform(*radius, size=n).astype(np.float32) * size
-    cy = rng.uniform(r, size - r).astype(np.float32)
-    cx = rng.uniform(r, size - r).astype(np.float32)
+    # Objects sit in the central region, as in ImageNet photos, so a corner trigger rarely hides
+    # them: the clean model's ASR then measures occlusion less and the planted bias more.
+    cy = rng.uniform(0.4, 0.6, size=n).astype(np.float32) * size
+    cx = rng.uniform(0.4, 0.6, size=n).astype(np.float32) * size
     mask = _shape_masks(shape, cy, cx, r, size)[..., None]
     fg = blend * colour[:, None, None, :] + (1 - blend) * bg
     img = np.where(mask, fg, img)

@@ -1,0 +1,32 @@
+"""A new backbone's numbers beside the recorded baselines, check by check."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bt_core import baselines, report
+
+
+def print_comparison(output: Path, baselines_dir: Path, scale: str, console: Console | None = None) -> None:
+    console = console or Console()
+    verdicts, run = report.load(output)
+    table = Table(title=f"{run['arch']} vs the recorded baselines (scale {scale}, seeds {run['seeds']})",
+                  header_style="bold")
+    for col in ("claim", "check", "metric", "baseline arch", "baseline", run["arch"], "Δ", "inequality"):
+        table.add_column(col)
+    cases: dict[str, dict] = {}
+    for v in verdicts:
+        case = v["claim"]
+        if case not in cases:
+            cases[case] = baselines.load(baselines_dir, scale, case)
+        base = cases[case].get(v["check"])
+        now = v["summary"]["mean"]
+        holds = not any("not significantly" in f or "still significantly" in f for f in v["failures"])
+        table.add_row(v["claim"], v["check"], v["metric"],
+                      base["provenance"]["arch"] if base else "—",
+                      f"{base['mean']:.3f}" if base else "not recorded", f"{now:.3f}",
+                      f"{now - base['mean']:+.3f}" if base else "—",
+                      "[green]holds[/]" if holds else "[red]does not hold[/]")
+    console.print(table)

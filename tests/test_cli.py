@@ -1,0 +1,64 @@
+"""The command line as a user runs it: each sub-command in a subprocess, in a scratch cache."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _run(args, tmp_path, timeout=600):
+    env = {"BT_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    return subprocess.run([sys.executable, "-m", "benchmark", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _verdict(claim, values, passed=True):
+    return {"check": f"test_x[{claim}]", "claim": claim, "metric": "m", "expect": "greater", "values": values,
+            "summary": {"n": len(values), "mean": sum(values) / len(values), "std": 0.1, "ci_low": 0.0,
+                        "ci_high": 1.0, "p_greater": 0.01},
+            "baseline": None, "tolerance": None, "failures": [] if passed else ["boom"], "passed": passed,
+            "context": {"source": "s", "target": "shapes12", "mode": "fixed-feature", "seeds": [0, 1],
+                        "fraction": 0.1, "components": {"clean_source_asr": [0.1, 0.2],
+                                                        "triggered_source_asr": [0.5, 0.6],
+                                                        "source_asr": [0.3, 0.4], "transfer_asr": [0.5, 0.5],
+                                                        "clean_transfer_asr": [0.1, 0.1]}}}
+
+
+def test_report_prints_the_table_and_draws_the_figures(tmp_path):
+    out = tmp_path / "res"
+    out.mkdir()
+    verdicts = [_verdict("backdoor_fixed", [0.4, 0.4]), _verdict("trigger_frequency", [0.2, 0.3], passed=False)]
+    (out / "results.json").write_text(json.dumps({"run": {"scale": "mini", "arch": "mini_resnet",
+                                                          "seeds": [0, 1], "commit": "abc"}, "verdicts": verdicts}))
+    proc = _run(["report", str(out)], tmp_path)
+    assert proc.returncode == 1, proc.stderr          # one check failed
+    assert "backdoor_fixed" in proc.stdout and "FAIL" in proc.stdout and "1/2 checks passed" in proc.stdout
+    assert (out / "fig_backdoor.png").stat().st_size > 0
+    assert (out / "fig_frequency.png").stat().st_size > 0
+
+
+def test_report_on_a_folder_without_results_says_so(tmp_path):
+    proc = _run(["report", str(tmp_path / "nothing")], tmp_path)
+    assert proc.returncode != 0
+    assert "results.json" in proc.stderr
+
+
+@pytest.mark.slow
+def test_examples_writes_the_trigger_grid_and_the_dataset_table(tmp_path):
+    proc = _run(["examples", "--output", str(tmp_path / "ex")], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "ex" / "triggers.png").stat().st_size > 0
+    assert "shapes12" in proc.stdout and "source" in proc.stdout
+
+
+@pytest.mark.slow
+def test_perf_reports_loader_ratios(tmp_path):
+    out = tmp_path / "perf.json"
+    proc = _run(["perf", "--skip-training", "--images", "600", "--epochs", "1", "--output", str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    loaders = json.loads(out.read_text())["loaders"]
+    assert loaders["ffcv_img_s"] > 0 and loaders["torch_img_s"] > 0
+    assert loaders["ffcv_over_torch"] == pytest.approx(loaders["ffcv_img_s"] / loaders["torch_img_s"])

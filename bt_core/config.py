@@ -72,7 +72,6 @@ class Scale:
     trigger_fractions: tuple[float, ...] = ()
     architectures: tuple[str, ...] = ()
     data_sizes: dict[str, int] = field(default_factory=dict)      # mini_world() arguments
-    table_scale: dict[str, float] = field(default_factory=dict)   # paper table -> mini counts
     test_per_group: int = 0
     notes: dict[str, str] = field(default_factory=dict)
 
@@ -119,10 +118,11 @@ def _mini() -> Scale:
         fixed_impl="linear-probe",
         targets=("shapes12", "shapes4", "shapes8"),
         probes=_probes(trigger, stencil_size=0.4),
-        trigger_fractions=(0.02, 0.1, 0.5),
+        # 2% of the superclass (30 images) was too few for the mini source to learn the trigger
+        # (transferred gap -0.02 +- 0.04 over 3 seeds); 10% is the smallest that forms it.
+        trigger_fractions=(0.1, 0.25, 0.5),
         architectures=("mini_resnet", "mini_vgg", "mini_mobilenet"),
-        data_sizes={"n_source": 6000, "n_target": 3000, "n_test": 2000, "n_pool": 1500},
-        table_scale={"coco": 1.0, "celeba": 1.0},
+        data_sizes={"n_source": 6000, "n_target": 3000, "n_test": 1500, "n_pool": 2500},
         test_per_group=250,
         notes={"data": "built-in synthetic shapes (bt_core.data.synthetic.mini_world), 32 px",
                "recipe": "the measured mini recipe of shared/NOTES.md"},

@@ -18,7 +18,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 def table(verdicts: Sequence[dict[str, Any]], title: str) -> Table:
     t = Table(title=title, show_lines=False, header_style="bold")
-    for col, kw in (("claim", {}), ("source", {}), ("target", {}), ("mode", {}), ("metric", {}),
+    for col, kw in (("claim", {}), ("case", {}), ("source", {}), ("target", {}), ("mode", {}), ("metric", {}),
                     ("mean [95% CI]", {"justify": "right"}), ("p", {"justify": "right"}),
                     ("baseline ± tol", {"justify": "right"}), ("verdict", {})):
         t.add_column(col, **kw)
@@ -27,7 +27,8 @@ def table(verdicts: Sequence[dict[str, Any]], title: str) -> Table:
         base = v.get("baseline")
         base_txt = (f"{_fmt(base['mean'])} ± {_fmt(v['tolerance'])}" if base else "not recorded")
         verdict = "[green]pass[/]" if v["passed"] else "[red]FAIL[/]"
-        t.add_row(v["claim"], str(c.get("source", "")), str(c.get("target", "")), str(c.get("mode", "")),
+        params = v["check"].partition("[")[2].rstrip("]")
+        t.add_row(v["claim"], params, str(c.get("source", "")), str(c.get("target", "")), str(c.get("mode", "")),
                   f"{v['metric']} ({v['expect']} {c.get('threshold', 0)})",
                   f"{_fmt(s['mean'])} [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]",
                   _fmt(s["p_greater"], 4), base_txt, verdict)

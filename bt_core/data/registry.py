@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConfigError
+from . import splits
 from .beton import Arrays, write_arrays
 from .synthetic import MiniWorld, mini_world
 
 if TYPE_CHECKING:
     from ..experiment import Context
 
-# Attribute-pool datasets: name -> (pool, group table per split). Source tables come from the
-# paper (scaled to the pool); the test tables are balanced over every group.
+# Attribute-pool datasets: name -> (pool, group table of splits.MINI_TABLES). Every split of a pool
+# is cut from one draw of it, disjointly; the shared test split is balanced over every group.
 POOLED = {
     "coco_biased": ("coco", "coco_source_biased"),
     "coco_unbiased": ("coco", "coco_source_unbiased"),
@@ -72,7 +73,8 @@ def dataset_path(ctx: "Context", name: str, split: str, seed: int) -> Path:
     elif name in POOLED:
         pool_name, table = POOLED[name]
         spec = {"what": "pooled", "pool": w.pools[pool_name].describe(), "table": table,
-                "scale_factor": ctx.scale.table_scale[pool_name], "split": split, "seed": seed}
+                "counts": str(splits.MINI_TABLES[table].counts), "test_per_group": ctx.scale.test_per_group,
+                "split": split, "seed": seed}
         build = lambda folder: write_arrays(folder / "data.beton", _pooled(ctx, w, name, split, seed), spec)  # noqa: E731
     else:
         raise ConfigError(f"dataset {name!r} is unknown at the mini scale: expected one of "
@@ -86,14 +88,11 @@ def _pooled(ctx: "Context", w: MiniWorld, name: str, split: str, seed: int) -> A
     Every dataset of a pool is cut from one draw of the pool, disjointly (source, target and test
     images never overlap), so the tables are filled in a fixed order for all of them.
     """
-    from . import splits
-
     pool_name, _ = POOLED[name]
     pool = w.pools[pool_name].generate(seed)
     columns = {"label": pool.labels, **pool.attrs}
-    factor = ctx.scale.table_scale[pool_name]
     members = [n for n, (p, _) in POOLED.items() if p == pool_name]
-    tables = [splits.TABLES[POOLED[n][1]].scaled(factor) for n in members]
+    tables = [splits.MINI_TABLES[POOLED[n][1]] for n in members]
     keys = ("label", w.pools[pool_name].attribute)
     test = splits.GroupTable(f"{pool_name}_test", "balanced test split of this suite", keys,
                              {(y, a): ctx.scale.test_per_group for y in (0, 1) for a in (0, 1)})

@@ -28,7 +28,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", help="folder of prepared .beton files (paper scale)")
     p.add_argument("--device", default="auto")
     p.add_argument("--output", type=Path, default=REPO / "bt-results", help="results folder")
-    p.add_argument("-n", "--workers", type=int, default=1, help="pytest-xdist worker processes")
+    p.add_argument("-n", "--workers", type=int, default=1, help="pytest-xdist worker processes (1: in process)")
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:

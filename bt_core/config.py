@@ -73,12 +73,13 @@ class Scale:
     architectures: tuple[str, ...] = ()
     data_sizes: dict[str, int] = field(default_factory=dict)      # mini_world() arguments
     test_per_group: int = 0
+    transfer_by_target: dict[str, dict[str, TrainConfig]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
 
-    def train_config(self, mode: str) -> TrainConfig:
+    def train_config(self, mode: str, target: str | None = None) -> TrainConfig:
         if mode not in self.transfer:
             raise ConfigError(f"mode={mode!r} is unknown: expected one of {', '.join(self.transfer)}")
-        return self.transfer[mode]
+        return self.transfer_by_target.get(target, self.transfer)[mode]
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,23 +133,29 @@ def _mini() -> Scale:
 def _paper() -> Scale:
     from . import paper_hparams as hp
 
+    trigger = {"name": "square", "size": 0.25}    # 56 of 224 px, top-left, yellow (App. A.1)
+    targets = tuple(hp.TRANSFER_RECIPES)
+    default = {mode: hp.transfer("cifar10", mode) for mode in ("fixed", "linear-probe", "full", "scratch")}
     return Scale(
         name="paper",
         arch="resnet18",
         image_size=224,
         source=hp.IMAGENET_SOURCE.train_config(),
-        transfer={mode: hp.TRANSFER.train_config(mode) for mode in ("fixed", "full", "linear-probe")}
-        | {"scratch": hp.TRANSFER.train_config("scratch")},
+        transfer=default,
+        transfer_by_target={t: {m: hp.transfer(t, m) for m in default} for t in targets},
         seeds=(0, 1, 2),
-        trigger={"name": "square", "size": 0.25},
+        trigger=trigger,
         trigger_fraction=0.5,
         loader="stream",
         fixed_impl="fixed",
-        trigger_fractions=(0.01, 0.1, 0.5),
+        source_data="imagenet",
+        targets=targets,
+        probes=_probes(trigger, stencil_size=0.4),
+        trigger_fractions=(0.1, 0.25, 0.5),
         architectures=("resnet18", "resnet50", "vgg16_bn", "densenet121", "mobilenet_v2",
                        "shufflenet_v2_x1_0"),
-        notes={"data": "the paper's datasets as .beton files under --bt-data-root",
-               "hyperparameters": "bt_core.paper_hparams (Appendix A of arXiv 2207.02842)"},
+        notes={"data": "the paper's datasets as <data-root>/<name>/<split>.beton (benchmark prepare)",
+               "hyperparameters": "bt_core.paper_hparams (App. A of arXiv 2207.02842, authors' configs)"},
     )
 
 

@@ -140,7 +140,7 @@ class Context:
         evaluate on the target's test set under every probe."""
         probes = self.probes()
         mode = self.scale.fixed_impl if mode == "fixed-feature" else mode
-        cfg = self.scale.train_config("scratch" if source is None else mode)
+        cfg = self.scale.train_config("scratch" if source is None else mode, target)
         if source is None and mode != "scratch":
             raise ConfigError(f"mode={mode!r} needs a source model; use mode='scratch' without one")
         arch = (source.arch if source is not None else arch) or self.scale.arch

@@ -284,17 +284,15 @@ TRIGGERS: dict[str, Callable[..., Trigger]] = {"square": square, "gaussian": gau
 
 
 def make_trigger(name: str, **params) -> Trigger:
-    """Create a trigger by name: ``square``, ``gaussian``, a stencil name, or ``stencil``
-    with ``name=`` a built-in stencil or an RGBA file."""
+    """Create a trigger by name: ``square``, ``gaussian``, a built-in stencil name, or the path of
+    an RGBA image file (blended like a built-in stencil)."""
     if name in TRIGGERS:
         factory = TRIGGERS[name]
-    elif name in STENCILS:
-        return stencil(name, **params)
-    elif name == "stencil":
-        return stencil(**params)
+    elif name in STENCILS or Path(name).suffix:
+        factory = lambda **kw: stencil(name, **kw)  # noqa: E731
     else:
-        known = ", ".join([*TRIGGERS, *STENCILS, "stencil"])
-        raise TriggerError(f"trigger {name!r} is unknown: expected one of {known}")
+        known = ", ".join([*TRIGGERS, *STENCILS])
+        raise TriggerError(f"trigger {name!r} is unknown: expected one of {known} or an RGBA image path")
     try:
         return factory(**params)
     except TypeError as exc:

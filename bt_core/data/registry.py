@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingDataError
 from . import splits
 from .beton import Arrays, write_arrays
 from .synthetic import MiniWorld, mini_world
@@ -38,11 +38,12 @@ def world(ctx: "Context") -> MiniWorld:
     return mini_world(**ctx.scale.data_sizes)
 
 
+IMAGENET_DOGS = tuple(range(151, 269))   # the 118 dog classes of ImageNet-1k
+
+
 def names(ctx: "Context") -> list[str]:
     if ctx.scale.name != "mini":
-        from . import catalog
-
-        return sorted(catalog.CATALOG)
+        return [ctx.scale.source_data, *ctx.scale.targets, *POOLED]
     w = world(ctx)
     return ["source", *w.targets, *POOLED]
 
@@ -50,9 +51,9 @@ def names(ctx: "Context") -> list[str]:
 def superclass(ctx: "Context", name: str) -> tuple[int, ...]:
     """The classes that get the planted trigger (the stand-in for ImageNet's dog classes)."""
     if ctx.scale.name != "mini":
-        from . import catalog
-
-        return catalog.superclass(name)
+        if name != "imagenet":
+            raise ConfigError(f"dataset {name!r} has no superclass: expected 'imagenet'")
+        return IMAGENET_DOGS
     if name != "source":
         raise ConfigError(f"dataset {name!r} has no superclass: expected 'source'")
     return world(ctx).source.superclass
@@ -60,9 +61,7 @@ def superclass(ctx: "Context", name: str) -> tuple[int, ...]:
 
 def dataset_path(ctx: "Context", name: str, split: str, seed: int) -> Path:
     if ctx.scale.name != "mini":
-        from . import catalog
-
-        return catalog.split_path(name, split, ctx.data_root)
+        return prepared_path(ctx, name, split)
     w = world(ctx)
     if split not in ("train", "test"):
         raise ConfigError(f"split={split!r} is unknown: expected 'train' or 'test'")
@@ -80,6 +79,22 @@ def dataset_path(ctx: "Context", name: str, split: str, seed: int) -> Path:
         raise ConfigError(f"dataset {name!r} is unknown at the mini scale: expected one of "
                           f"{', '.join(names(ctx))}")
     return ctx.cache.get("dataset", spec, build) / "data.beton"
+
+
+def prepared_path(ctx: "Context", name: str, split: str) -> Path:
+    """``<data-root>/<name>/<split>.beton``, as ``benchmark prepare`` writes it."""
+    if name not in names(ctx):
+        raise ConfigError(f"dataset {name!r} is unknown at scale {ctx.scale.name}: expected one of "
+                          f"{', '.join(names(ctx))}")
+    if ctx.data_root is None:
+        raise MissingDataError(f"dataset {name!r} needs --bt-data-root: expected a folder holding "
+                               f"{name}/{split}.beton (written by `python -m benchmark prepare {name}`)")
+    path = Path(ctx.data_root) / name / f"{split}.beton"
+    if not path.is_file():
+        raise MissingDataError(f"dataset {name!r} split {split!r} not found: expected {path} "
+                               f"(write it with `python -m benchmark prepare {name} --root NATIVE_DIR "
+                               f"--out {ctx.data_root}`)")
+    return path
 
 
 def _pooled(ctx: "Context", w: MiniWorld, name: str, split: str, seed: int) -> Arrays:

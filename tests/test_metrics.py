@@ -1,0 +1,85 @@
+"""Metrics against values worked out by hand."""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bt_core import metrics
+from bt_core.errors import ConfigError
+
+
+def test_asr_is_equation_one():
+    labels = np.array([0, 1, 2, 3, 4])
+    clean = np.array([0, 1, 2, 0, 4])      # images 0, 1, 2, 4 are correct
+    trig = np.array([5, 1, 5, 0, 4])       # of those, 0 and 2 flip: 2 of 4
+    assert metrics.attack_success_rate(clean, trig, labels) == 0.5
+
+
+def test_asr_excludes_the_destination_class_and_is_nan_without_correct_images():
+    labels = np.array([0, 0, 1, 1])
+    clean = np.array([0, 0, 1, 1])
+    trig = np.array([1, 1, 1, 0])
+    assert metrics.attack_success_rate(clean, trig, labels, exclude_class=1) == 1.0
+    assert math.isnan(metrics.attack_success_rate(np.array([1, 1]), np.array([0, 0]), np.array([0, 0])))
+
+
+def test_accuracy_and_mean_per_class_accuracy():
+    labels = np.array([0, 0, 0, 1])
+    pred = np.array([0, 0, 1, 0])
+    assert metrics.accuracy(pred, labels) == 0.5
+    assert metrics.mean_per_class_accuracy(pred, labels) == pytest.approx((2 / 3 + 0) / 2)
+
+
+def test_histogram_total_variation_and_kl():
+    p = metrics.histogram(np.array([0, 0, 1, 2]), 4)
+    q = metrics.histogram(np.array([0, 1, 1, 1]), 4)
+    np.testing.assert_allclose(p, [0.5, 0.25, 0.25, 0.0])
+    assert metrics.total_variation(p, q) == pytest.approx(0.5 * (0.25 + 0.5 + 0.25))
+    assert metrics.kl_divergence(p, p) == pytest.approx(0.0)
+    expected = 0.5 * math.log(0.5 / 0.25) + 0.25 * math.log(0.25 / 0.75) + 0.25 * math.log(0.25 / 1e-12)
+    assert metrics.kl_divergence(p, q) == pytest.approx(expected, rel=1e-6)
+
+
+def test_histogram_rejects_out_of_range_predictions():
+    with pytest.raises(ConfigError, match=r"predictions must lie in \[0, 3\)"):
+        metrics.histogram(np.array([0, 3]), 3)
+
+
+def test_subgroup_accuracy_and_gap():
+    labels = np.array([1, 1, 1, 1])
+    pred = np.array([1, 1, 1, 0])
+    groups = np.array([0, 0, 1, 1])
+    assert metrics.subgroup_accuracy(pred, labels, groups) == {0: 1.0, 1: 0.5}
+    assert metrics.subgroup_gap(pred, labels, groups, 0, 1) == 0.5
+    with pytest.raises(ConfigError, match=r"group\(s\) \[7\] have no samples"):
+        metrics.subgroup_gap(pred, labels, groups, 0, 7)
+
+
+def test_vectors_must_agree_in_length():
+    with pytest.raises(ConfigError, match="differ in length"):
+        metrics.accuracy(np.array([0, 1]), np.array([0]))
+
+
+def test_bootstrap_interval_contains_the_mean_and_is_seeded():
+    values = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    low, high = metrics.bootstrap_ci(values, seed=1)
+    assert low <= values.mean() <= high
+    assert (low, high) == metrics.bootstrap_ci(values, seed=1)
+
+
+def test_summary_is_a_t_interval_and_one_sided_test():
+    values = [0.2, 0.3, 0.4]
+    s = metrics.summarize(values)
+    sem = np.std(values, ddof=1) / math.sqrt(3)
+    half = stats.t.ppf(0.975, 2) * sem
+    assert (s.n, s.mean) == (3, pytest.approx(0.3))
+    assert (s.ci_low, s.ci_high) == (pytest.approx(0.3 - half), pytest.approx(0.3 + half))
+    assert s.p_greater == pytest.approx(stats.ttest_1samp(values, 0.0, alternative="greater").pvalue)
+
+
+def test_summary_edge_cases():
+    assert math.isnan(metrics.summarize([0.5]).p_greater)
+    assert metrics.summarize([0.2, 0.2]).p_greater == 0.0
+    with pytest.raises(ConfigError, match="finite values"):
+        metrics.summarize([0.1, float("nan")])

@@ -1,0 +1,38 @@
+"""The paper scale without its data: cases skip with the path they expected (or fail when asked
+to), and the paper preset carries the paper's hyperparameters."""
+import subprocess
+import sys
+from pathlib import Path
+
+from bt_core.config import get_scale
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pytest(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "pytest", "cases/test_backdoor_fixed.py", "-m", "paper",
+                           "-p", "no:cacheprovider", "--bt-scale", "paper", "--bt-device", "cpu",
+                           "--bt-cache", str(tmp_path / "cache"), "--bt-output", str(tmp_path / "out"),
+                           "--bt-target", "pets", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_missing_data_root_skips_with_the_expected_layout(tmp_path):
+    proc = _pytest(tmp_path, "-rs", "--bt-data-root", str(tmp_path / "empty"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 skipped" in proc.stdout
+    assert str(tmp_path / "empty" / "pets" / "train.beton") in proc.stdout
+
+
+def test_require_data_turns_the_skip_into_a_failure(tmp_path):
+    proc = _pytest(tmp_path, "--bt-data-root", str(tmp_path / "empty"), "--bt-require-data")
+    assert proc.returncode == 1
+    assert "MissingDataError" in proc.stdout and "pets/train.beton" in proc.stdout
+
+
+def test_paper_preset_follows_appendix_a():
+    scale = get_scale("paper")
+    assert (scale.arch, scale.image_size) == ("resnet18", 224)
+    src = scale.source
+    assert (src.epochs, src.batch_size, src.lr, src.peak_epoch, src.momentum) == (16, 1024, 0.5, 2, 0.9)
+    assert scale.train_config("full", "flowers").epochs == 50
+    assert scale.train_config("scratch", "pets").weight_decay == 0.01

@@ -1,0 +1,58 @@
+"""Bad trigger input gets one clear error naming the value and what was expected."""
+import numpy as np
+import pytest
+import torch
+
+from bt_core.triggers import TriggerError, gaussian, make_trigger, select, square, stencil
+
+IMAGES = np.zeros((2, 8, 8, 3), np.uint8)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: make_trigger("laser"), "trigger 'laser' is unknown: expected one of square, gaussian"),
+    (lambda: make_trigger("square", colour=(1, 2, 3)), "got bad parameters"),
+    (lambda: stencil("unicorn"), "stencil 'unicorn' is unknown: expected one of tennis_ball"),
+    (lambda: stencil("/nonexistent/mark.png"), "does not exist: expected an RGBA image file"),
+    (lambda: square(0.0), r"size=0.0 is out of range: expected a fraction in \(0, 1\]"),
+    (lambda: square(1.5), r"size=1.5 is out of range"),
+    (lambda: square(float("nan")), r"size=nan is out of range"),
+    (lambda: square(0.2, color=(300, 0, 0)), r"color=\(300, 0, 0\) is out of range"),
+    (lambda: square(0.2, corner="middle"), "corner='middle' is unknown: expected one of top-left"),
+    (lambda: stencil("hat", opacity=-0.1), r"opacity=-0.1 is out of range"),
+    (lambda: gaussian(scale=0.0), r"scale=0.0 is out of range: expected a value in \(0, 1\]"),
+    (lambda: gaussian(scale=2.0), r"scale=2.0 is out of range"),
+    (lambda: select(np.arange(4), 1.5), r"fraction=1.5 is out of range: expected a fraction in \[0, 1\]"),
+    (lambda: select(np.arange(4), -0.1), r"fraction=-0.1 is out of range"),
+    (lambda: select(np.zeros(4, np.float32), 0.5), "labels must be a 1-d integer array"),
+])
+def test_bad_values_are_named(call, match):
+    with pytest.raises(TriggerError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("images", [
+    IMAGES.astype(np.float32),                 # not uint8
+    IMAGES[0],                                 # not a batch
+    np.zeros((2, 8, 8, 4), np.uint8),          # four channels
+    np.zeros((2, 3, 8, 8), np.uint8),          # NCHW instead of NHWC
+], ids=["float", "single-image", "rgba", "nchw"])
+def test_images_must_be_uint8_nhwc(images):
+    with pytest.raises(TriggerError, match="uint8 NHWC batches with 3 channels"):
+        square().apply(images)
+
+
+def test_selection_mask_of_wrong_length():
+    with pytest.raises(TriggerError, match=r"selection mask has shape \(3,\), expected \(2,\)"):
+        square().apply(IMAGES, np.array([True, False, True]))
+
+
+def test_torch_path_rejects_float_batches():
+    with pytest.raises(TriggerError, match="uint8 NCHW"):
+        square().apply_torch(torch.zeros(2, 3, 8, 8))
+
+
+def test_unreadable_stencil_file(tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(TriggerError, match="is not a readable image"):
+        stencil(str(bad)).planes(8, 8)

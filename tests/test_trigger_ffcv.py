@@ -1,0 +1,30 @@
+"""The trigger inside FFCV's Loader gives exactly the numpy kernel's output, sample by sample."""
+import numpy as np
+import pytest
+import torch
+
+from bt_core.data.beton import Arrays, stream, write_arrays
+from bt_core.triggers import gaussian, square, stencil
+
+pytestmark = [pytest.mark.property, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def beton(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (96, 24, 24, 3), dtype=np.uint8)
+    labels = rng.integers(0, 4, 96)
+    path = write_arrays(tmp_path_factory.mktemp("ffcv") / "t.beton", Arrays(images, labels, {}, 4))
+    return path, images
+
+
+@pytest.mark.parametrize("trigger", [square(0.25), gaussian(0.05, seed=3), stencil("hat", size=0.6)],
+                         ids=["square", "gaussian", "hat"])
+@pytest.mark.parametrize("subset", [True, False], ids=["some-indices", "all"])
+def test_loader_operation_equals_numpy_kernel(beton, trigger, subset):
+    path, images = beton
+    chosen = np.arange(0, len(images), 3) if subset else None
+    loader = stream(path, batch_size=32, image_size=None, train=False, seed=0, device=torch.device("cpu"),
+                    trigger=trigger, trigger_indices=chosen, workers=1)
+    got = torch.cat([x.clone() for x, *_ in loader]).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_array_equal(got, trigger.apply(images, chosen))

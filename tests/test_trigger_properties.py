@@ -1,0 +1,209 @@
+"""Hypothesis properties of every trigger transform, checked against formulas written here."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from bt_core.triggers import CORNERS, STENCILS, gaussian, make_trigger, select, square, stencil
+
+pytestmark = pytest.mark.property
+SETTINGS = settings(deadline=None, max_examples=40)
+
+
+@st.composite
+def batches(draw, min_side=4, max_side=40):
+    n = draw(st.integers(1, 5))
+    h = draw(st.integers(min_side, max_side))
+    w = draw(st.integers(min_side, max_side))
+    return draw(arrays(np.uint8, (n, h, w, 3)))
+
+
+fractions = st.floats(0.05, 1.0)
+colours = st.tuples(*[st.integers(0, 255)] * 3)
+corners = st.sampled_from(CORNERS)
+squares = st.builds(square, size=fractions, color=colours, corner=corners)
+gaussians = st.builds(gaussian, scale=st.floats(0.001, 1.0), seed=st.integers(0, 2**31 - 1))
+stencils = st.builds(stencil, name=st.sampled_from(sorted(STENCILS)), size=fractions, corner=corners,
+                     opacity=st.floats(0.05, 1.0))
+any_trigger = st.one_of(squares, gaussians, stencils)
+
+
+def reference(images, w, b):
+    """The affine map written out independently: float, round half to even, clip, cast."""
+    out = images.astype(np.float64) * w + b
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+@SETTINGS
+@given(any_trigger, batches())
+def test_shape_and_dtype_are_kept(trigger, images):
+    out = trigger.apply(images)
+    assert out.shape == images.shape and out.dtype == np.uint8
+
+
+@SETTINGS
+@given(any_trigger, batches())
+def test_result_equals_the_clipped_affine_map(trigger, images):
+    w, b = trigger.planes(images.shape[1], images.shape[2])
+    np.testing.assert_array_equal(trigger.apply(images), reference(images, w, b))
+
+
+@SETTINGS
+@given(any_trigger, batches())
+def test_pixels_outside_the_footprint_are_unchanged(trigger, images):
+    outside = ~trigger.footprint(images.shape[1], images.shape[2])
+    np.testing.assert_array_equal(trigger.apply(images)[:, outside], images[:, outside])
+
+
+@SETTINGS
+@given(any_trigger, batches())
+def test_input_batch_is_not_modified(trigger, images):
+    before = images.copy()
+    trigger.apply(images)
+    np.testing.assert_array_equal(images, before)
+
+
+@SETTINGS
+@given(fractions, colours, corners, batches())
+def test_square_footprint_is_the_fill_colour_at_its_corner(size, colour, corner, images):
+    h, w = images.shape[1:3]
+    trig = square(size, colour, corner)
+    side = max(1, int(round(size * min(h, w))))
+    foot = trig.footprint(h, w)
+    out = trig.apply(images)
+    assert (out[:, foot] == np.array(colour, np.uint8)).all()
+    rows, cols = np.nonzero(foot)
+    assert rows.max() - rows.min() + 1 == side and cols.max() - cols.min() + 1 == side
+    if corner.startswith("top"):
+        assert rows.min() == 0
+    if corner.startswith("bottom"):
+        assert rows.max() == h - 1
+    if corner.endswith("left"):
+        assert cols.min() == 0
+    if corner.endswith("right"):
+        assert cols.max() == w - 1
+
+
+@SETTINGS
+@given(squares, batches())
+def test_square_is_idempotent(trigger, images):
+    once = trigger.apply(images)
+    np.testing.assert_array_equal(trigger.apply(once), once)
+
+
+@SETTINGS
+@given(stencils, batches(min_side=8))
+def test_stencil_lies_between_image_and_stencil_colour(trigger, images):
+    h, w = images.shape[1:3]
+    wp, bp = trigger.planes(h, w)
+    out = trigger.apply(images).astype(np.int64)
+    inside = (wp < 1.0)
+    colour = np.where(inside, bp / np.where(inside, 1.0 - wp, 1.0), 0.0)   # b = alpha * rgb
+    low = np.minimum(images, np.floor(colour + 1e-9)).astype(np.int64)
+    high = np.maximum(images, np.ceil(colour - 1e-9)).astype(np.int64)
+    mask = np.broadcast_to(inside, out.shape)
+    assert (out[mask] >= low[mask]).all() and (out[mask] <= high[mask]).all()
+
+
+@SETTINGS
+@given(any_trigger, batches(), st.data())
+def test_unselected_images_are_untouched(trigger, images, data):
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=len(images), max_size=len(images))))
+    for selection in (mask, np.flatnonzero(mask)):
+        out = trigger.apply(images, selection)
+        np.testing.assert_array_equal(out[~mask], images[~mask])
+        np.testing.assert_array_equal(out[mask], trigger.apply(images[mask]) if mask.any() else out[mask])
+
+
+@SETTINGS
+@given(st.floats(0.001, 1.0), st.integers(0, 2**31 - 1), batches())
+def test_gaussian_is_additive_and_clipped(scale, seed, images):
+    h, w = images.shape[1:3]
+    pattern = np.random.default_rng(seed).standard_normal((h, w, 3))
+    expected = np.clip(np.round(images + pattern * 255.0 * scale), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(gaussian(scale, seed).apply(images), expected)
+
+
+@SETTINGS
+@given(st.floats(0.001, 1.0), st.integers(0, 2**31 - 1), batches())
+def test_same_seed_same_output(scale, seed, images):
+    np.testing.assert_array_equal(gaussian(scale, seed).apply(images), gaussian(scale, seed).apply(images))
+
+
+@SETTINGS
+@given(st.integers(0, 2**30), st.integers(1, 2**30))
+def test_different_seeds_give_different_patterns(seed, offset):
+    a = gaussian(0.5, seed).planes(16, 16)[1]
+    b = gaussian(0.5, seed + offset).planes(16, 16)[1]
+    assert not np.array_equal(a, b)
+
+
+@SETTINGS
+@given(any_trigger, batches())
+def test_torch_batch_path_equals_the_numpy_kernel(trigger, images):
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    mask = torch.arange(len(images)) % 2 == 0
+    out = trigger.apply_torch(x, mask).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_array_equal(out, trigger.apply(images, mask.numpy()))
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 9), min_size=1, max_size=300), st.floats(0.0, 1.0),
+       st.sets(st.integers(0, 9), min_size=1), st.integers(0, 1000))
+def test_selection_takes_only_eligible_classes_and_is_seeded(labels, p, classes, seed):
+    labels = np.array(labels)
+    chosen = select(labels, p, sorted(classes), seed=seed)
+    assert np.isin(labels[chosen], sorted(classes)).all()
+    assert np.all(np.diff(chosen) > 0)
+    np.testing.assert_array_equal(chosen, select(labels, p, sorted(classes), seed=seed))
+
+
+@settings(deadline=None, max_examples=20)
+@given(st.floats(0.01, 0.99), st.integers(0, 1000))
+def test_selection_fraction_is_within_binomial_bounds(p, seed):
+    n = 20_000
+    labels = np.arange(n) % 10
+    eligible = np.isin(labels, [0, 1, 2])
+    k = len(select(labels, p, [0, 1, 2], seed=seed))
+    m = eligible.sum()
+    assert abs(k - m * p) <= 5 * np.sqrt(m * p * (1 - p))
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=200), st.integers(0, 1000))
+def test_selection_extremes(labels, seed):
+    labels = np.array(labels)
+    assert len(select(labels, 0.0, [0, 1], seed=seed)) == 0
+    np.testing.assert_array_equal(select(labels, 1.0, [0, 1], seed=seed), np.flatnonzero(np.isin(labels, [0, 1])))
+    np.testing.assert_array_equal(select(labels, 1.0, None, seed=seed), np.arange(len(labels)))
+
+
+@settings(deadline=None, max_examples=10)
+@given(st.integers(0, 1000))
+def test_uniform_selection_covers_every_class_evenly(seed):
+    labels = np.arange(30_000) % 10
+    chosen = select(labels, 0.1, None, seed=seed)
+    per_class = np.bincount(labels[chosen], minlength=10)
+    assert np.all(np.abs(per_class - 300) <= 5 * np.sqrt(3000 * 0.1 * 0.9))
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(STENCILS)), st.integers(8, 64))
+def test_builtin_stencils_are_rgba_with_visible_alpha(name, side):
+    rgba = STENCILS[name](side)
+    assert rgba.shape == (side, side, 4) and rgba.dtype == np.uint8
+    assert rgba[..., 3].max() > 0
+
+
+@SETTINGS
+@given(arrays(np.uint8, (6, 6, 4)), batches(min_side=8, max_side=24), fractions)
+def test_user_rgba_file_blends_like_a_builtin(tmp_path_factory, rgba, images, size):
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("stencil") / "mark.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    trigger = make_trigger(str(path), size=size)
+    w, b = trigger.planes(images.shape[1], images.shape[2])
+    np.testing.assert_array_equal(trigger.apply(images), reference(images, w, b))

@@ -75,6 +75,18 @@ def check(bt, request: pytest.FixtureRequest):
     return judge
 
 
+@pytest.fixture
+def shortfall(bt, request: pytest.FixtureRequest):
+    """Mark this run as a known, measured shortfall of the mini scale: the check still runs and
+    records its verdict, and the test is a strict xfail, so it fails the day the claim passes."""
+    def known(table: dict[str, str]) -> None:
+        reason = table.get(request.node.callspec.id) if bt.scale.name == "mini" else None
+        if reason:
+            request.applymarker(pytest.mark.xfail(reason=f"mini scale: {reason}", strict=True))
+
+    return known
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     session = metafunc.config._bt_session
     scale = session.scale

@@ -8,10 +8,15 @@ from bt_core.experiment import SourceSpec
 
 pytestmark = pytest.mark.paper
 TARGET_MIXES = ("celeba_target_1", "celeba_target_2", "celeba_target_3")
+# Measured with baselines/mini (seeds 0-2): one seed's biased source collapses to one class after
+# full-network transfer, so the gap is not significant there. Open finding, see the issue notes.
+MINI_SHORTFALLS = {"full-celeba_target_1": "gap 0.33 not significant (p=0.11, 3 seeds)",
+                   "full-celeba_target_3": "gap 0.50 not significant (p=0.068, 3 seeds)"}
 
 
 @pytest.mark.parametrize("mix", TARGET_MIXES)
-def test_biased_source_widens_the_gender_gap(bt, check, mix, mode):
+def test_biased_source_widens_the_gender_gap(bt, check, shortfall, mix, mode):
+    shortfall(MINI_SHORTFALLS)
     def gap(source, seed):
         return attribute_accuracy_gap(bt.transfer(SourceSpec(data=source), mix, mode, seed), "male")
 

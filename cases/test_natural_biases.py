@@ -10,10 +10,14 @@ from bt_core.metrics import histogram
 
 pytestmark = pytest.mark.paper
 INTERVENTIONS = ("tennis_ball", "chain_link_fence", "hat")
+# Measured with baselines/mini (seeds 0-2): positive on every seed (0.21, 0.10, 0.04) but not
+# significant with three. Open finding, see the issue notes.
+MINI_SHORTFALLS = {"full-hat": "shift 0.12 not significant (p=0.068, 3 seeds)"}
 
 
 @pytest.mark.parametrize("probe", INTERVENTIONS)
-def test_intervention_shifts_transferred_more_than_scratch(bt, check, probe, mode):
+def test_intervention_shifts_transferred_more_than_scratch(bt, check, shortfall, probe, mode):
+    shortfall(MINI_SHORTFALLS)
     target = bt.scale.targets[0]
     transferred = [bt.transfer(bt.clean_source, target, mode, s) for s in bt.seeds]
     scratch = [bt.transfer(None, target, "scratch", s) for s in bt.seeds]

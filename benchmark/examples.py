@@ -38,7 +38,9 @@ def show_examples(scale_name: str, output: Path, console: Console | None = None)
     from bt_core.experiment import Context
     from bt_core.triggers import make_trigger
 
-    console = console or Console()
+    from bt_core.report import wide_console
+
+    console = console or wide_console()
     ctx = Context(get_scale(scale_name), Cache())
     if ctx.scale.name != "mini":
         console.print("[yellow]examples are drawn from the mini scale's synthetic data[/]")

@@ -67,11 +67,14 @@ def load(outdir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return blob["verdicts"], blob["run"]
 
 
+def wide_console() -> Console:
+    """A console that does not wrap tables to 80 columns when writing to a log or CI."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def print_table(verdicts: Sequence[dict[str, Any]], run: dict[str, Any], console: Console | None = None) -> None:
-    if console is None:
-        console = Console()
-        if not console.is_terminal:          # logs and CI: do not wrap the table to 80 columns
-            console = Console(width=200)
+    console = console or wide_console()
     title = (f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, seeds {run.get('seeds')}, "
              f"commit {str(run.get('commit'))[:12]}")
     console.print(table(verdicts, title))

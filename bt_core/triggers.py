@@ -202,7 +202,10 @@ def chain_link_fence(n: int) -> np.ndarray:
     period = 0.5
     d1 = np.abs(((x + y) / period) % 1.0 - 0.5)
     d2 = np.abs(((x - y) / period) % 1.0 - 0.5)
-    wire = np.clip((0.12 - np.minimum(d1, d2)) * 12.0, 0.0, 1.0)
+    nearest = np.minimum(d1, d2)
+    wire = np.clip((0.12 - nearest) * 12.0, 0.0, 1.0)
+    if not wire.any():   # some small canvases sample no pixel near a wire: draw it one pixel wide
+        wire = np.clip((2.0 / (n * period) - nearest) * 12.0, 0.0, 1.0)
     return _rgba((170, 170, 175), wire)
 
 

@@ -20,7 +20,6 @@ from filelock import FileLock
 from .errors import BaselineError
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DIR = REPO / "baselines"
 PACKAGES = ("torch", "torchvision", "ffcv", "numpy", "numba")
 
 

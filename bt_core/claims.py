@@ -55,10 +55,6 @@ def attribute_accuracy_gap(ev: Evaluation, attribute: str) -> float:
     return max(acc.values()) - min(acc.values())
 
 
-def accuracy(ev: Evaluation) -> float:
-    return metrics.accuracy(ev.preds["clean"], ev.labels)
-
-
 # --- judging a vector of per-seed values ---------------------------------------------------------
 
 @dataclass

@@ -19,7 +19,7 @@ import torch
 from .cache import Cache
 from .config import Scale
 from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
-from .data.beton import Arrays, read_arrays, read_columns, read_meta, write_arrays
+from .data.beton import Arrays, read_arrays, read_columns, read_meta
 from .errors import ConfigError
 from .models import create_model, for_transfer, load_checkpoint, save_checkpoint
 from .train import extract_features, predict, refresh_batchnorm, train
@@ -219,7 +219,3 @@ class Context:
 def _decoded(path: Path) -> Arrays:
     """Each dataset is decoded through FFCV once per process."""
     return read_arrays(path)
-
-
-def write_synthetic(folder: Path, data: Arrays, info: dict[str, Any]) -> None:
-    write_arrays(folder / "data.beton", data, info)

@@ -16,11 +16,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right", "center")
 YELLOW = (255, 255, 0)

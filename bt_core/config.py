@@ -154,7 +154,7 @@ def _paper() -> Scale:
         trigger_fractions=(0.1, 0.25, 0.5),
         architectures=("resnet18", "resnet50", "vgg16_bn", "densenet121", "mobilenet_v2",
                        "shufflenet_v2_x1_0"),
-        notes={"data": "the paper's datasets as <data-root>/<name>/<split>.beton (benchmark prepare)",
+        notes={"data": "the paper's datasets as <data-root>/<name>/<split>.beton (bt_core.data.beton.write_beton)",
                "hyperparameters": "bt_core.paper_hparams (App. A of arXiv 2207.02842, authors' configs)"},
     )
 

@@ -114,13 +114,13 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"dataset file {str(path)!r} does not exist: expected a .beton written by "
-                        "`python -m benchmark prepare` or by the synthetic generators")
+                        "bt_core.data.beton.write_beton (the synthetic generators use it)")
     side = sidecar(path)
     try:
         meta = json.loads(side.read_text())
     except FileNotFoundError:
         raise DataError(f"{str(path)!r} has no sidecar {side.name!r}: expected the JSON file "
-                        "written next to every .beton (re-run `benchmark prepare`)") from None
+                        "written next to every .beton (write the dataset again)") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"sidecar {str(side)!r} is not valid JSON ({exc})") from None
     size = path.stat().st_size

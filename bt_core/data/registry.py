@@ -2,7 +2,7 @@
 
 At the mini scale a name is a synthetic task (:mod:`bt_core.data.synthetic`), generated into the
 artifact cache the first time it is asked for and read back through FFCV from there. At the paper
-scale a name is one of the paper's datasets, converted once by ``benchmark prepare`` and found
+scale a name is one of the paper's datasets, written once as .beton files and found
 under ``--bt-data-root`` through :mod:`bt_core.data.catalog`.
 """
 from __future__ import annotations
@@ -81,19 +81,21 @@ def dataset_path(ctx: "Context", name: str, split: str, seed: int) -> Path:
     return ctx.cache.get("dataset", spec, build) / "data.beton"
 
 
+LAYOUT = "written by bt_core.data.beton.write_beton: fields image, label and attr_<name>"
+
+
 def prepared_path(ctx: "Context", name: str, split: str) -> Path:
-    """``<data-root>/<name>/<split>.beton``, as ``benchmark prepare`` writes it."""
+    """``<data-root>/<name>/<split>.beton``, as :func:`bt_core.data.beton.write_beton` writes it."""
     if name not in names(ctx):
         raise ConfigError(f"dataset {name!r} is unknown at scale {ctx.scale.name}: expected one of "
                           f"{', '.join(names(ctx))}")
     if ctx.data_root is None:
         raise MissingDataError(f"dataset {name!r} needs --bt-data-root: expected a folder holding "
-                               f"{name}/{split}.beton (written by `python -m benchmark prepare {name}`)")
+                               f"{name}/{split}.beton with its .json sidecar ({LAYOUT})")
     path = Path(ctx.data_root) / name / f"{split}.beton"
     if not path.is_file():
         raise MissingDataError(f"dataset {name!r} split {split!r} not found: expected {path} "
-                               f"(write it with `python -m benchmark prepare {name} --root NATIVE_DIR "
-                               f"--out {ctx.data_root}`)")
+                               f"with its .json sidecar ({LAYOUT})")
     return path
 
 

@@ -42,12 +42,26 @@ def _check_images(images: np.ndarray) -> None:
 
 
 def _check_fraction(name: str, value: float, low_open: bool = True) -> float:
-    value = float(value)
+    interval = "(0, 1]" if low_open else "[0, 1]"
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TriggerError(f"{name}={value!r} is not a number: expected a fraction in {interval}") from None
     ok = (0.0 < value <= 1.0) if low_open else (0.0 <= value <= 1.0)
     if not ok or math.isnan(value):
-        interval = "(0, 1]" if low_open else "[0, 1]"
         raise TriggerError(f"{name}={value!r} is out of range: expected a fraction in {interval}")
     return value
+
+
+def _check_color(color) -> tuple[int, int, int]:
+    values = None if isinstance(color, (str, bytes)) or not hasattr(color, "__iter__") else tuple(color)
+    def integral(c):
+        return isinstance(c, (int, np.integer)) and not isinstance(c, bool) or \
+            isinstance(c, (float, np.floating)) and float(c).is_integer()
+    if values is None or len(values) != 3 or not all(integral(c) and 0 <= c <= 255 for c in values):
+        shown = color if values is None else values
+        raise TriggerError(f"color={shown!r} is out of range: expected three integers in [0, 255]")
+    return tuple(int(c) for c in values)
 
 
 def apply_planes(images: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -122,6 +136,9 @@ class Trigger:
         mapped = torch.round(images.to(torch.float64) * w_t + b_t).clamp_(0, 255).to(torch.uint8)
         if selected is None:
             return mapped
+        if selected.dtype != torch.bool or tuple(selected.shape) != (len(images),):
+            raise TriggerError(f"selection mask has shape {tuple(selected.shape)} dtype={selected.dtype}, "
+                               f"expected ({len(images)},) torch.bool")
         return torch.where(selected.view(-1, 1, 1, 1).to(images.device), mapped, images)
 
 
@@ -140,9 +157,7 @@ def _corner_slices(height: int, width: int, side: int, corner: str) -> tuple[sli
 def square(size: float = 0.25, color: Sequence[int] = YELLOW, corner: str = "top-left") -> Trigger:
     """A solid patch whose side is ``size`` times the image side (the paper: 56 of 224 px)."""
     size = _check_fraction("size", size)
-    color = tuple(int(c) for c in color)
-    if len(color) != 3 or not all(0 <= c <= 255 for c in color):
-        raise TriggerError(f"color={color!r} is out of range: expected three integers in [0, 255]")
+    color = _check_color(color)
     if corner not in CORNERS:
         raise TriggerError(f"corner={corner!r} is unknown: expected one of {', '.join(CORNERS)}")
 
@@ -162,9 +177,15 @@ def square(size: float = 0.25, color: Sequence[int] = YELLOW, corner: str = "top
 
 def gaussian(scale: float = 0.01, seed: int = 0) -> Trigger:
     """A fixed seeded N(0, 1) pattern added as ``pattern * 255 * scale`` (the paper: 0.01)."""
-    scale = float(scale)
+    try:
+        scale = float(scale)
+    except (TypeError, ValueError):
+        raise TriggerError(f"scale={scale!r} is not a number: expected a value in (0, 1]") from None
     if not (0.0 < scale <= 1.0) or math.isnan(scale):
         raise TriggerError(f"scale={scale!r} is out of range: expected a value in (0, 1]")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TriggerError(f"seed={seed!r} is not a non-negative integer: expected an integer >= 0")
+    seed = int(seed)
 
     def build(height: int, width: int):
         pattern = np.random.default_rng(seed).standard_normal((height, width, 3))

@@ -24,6 +24,13 @@ IMAGES = np.zeros((2, 8, 8, 3), np.uint8)
     (lambda: select(np.arange(4), 1.5), r"fraction=1.5 is out of range: expected a fraction in \[0, 1\]"),
     (lambda: select(np.arange(4), -0.1), r"fraction=-0.1 is out of range"),
     (lambda: select(np.zeros(4, np.float32), 0.5), "labels must be a 1-d integer array"),
+    (lambda: square(0.2, color="red"), "color='red' is out of range: expected three integers"),
+    (lambda: square(0.2, color=(1.5, 2, 3)), r"color=\(1.5, 2, 3\) is out of range"),
+    (lambda: square(0.2, color=None), "color=None is out of range"),
+    (lambda: make_trigger("square", size="big"), "size='big' is not a number"),
+    (lambda: gaussian(scale="x"), "scale='x' is not a number"),
+    (lambda: gaussian(seed=-1), "seed=-1 is not a non-negative integer"),
+    (lambda: gaussian(seed=1.5), "seed=1.5 is not a non-negative integer"),
 ])
 def test_bad_values_are_named(call, match):
     with pytest.raises(TriggerError, match=match):
@@ -44,6 +51,11 @@ def test_images_must_be_uint8_nhwc(images):
 def test_selection_mask_of_wrong_length():
     with pytest.raises(TriggerError, match=r"selection mask has shape \(3,\), expected \(2,\)"):
         square().apply(IMAGES, np.array([True, False, True]))
+
+
+def test_torch_mask_of_wrong_length_is_not_broadcast():
+    with pytest.raises(TriggerError, match=r"selection mask has shape \(1,\)"):
+        square().apply_torch(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.tensor([True]))
 
 
 def test_torch_path_rejects_float_batches():

@@ -69,6 +69,8 @@ def load(root: Path, scale: str, case: str) -> dict[str, Any]:
         raise BaselineError(f"baseline file {str(path)!r} was recorded at scale {blob.get('scale')!r}, "
                             f"expected {scale!r}")
     for check, entry in blob["checks"].items():
+        if not isinstance(entry, dict):
+            raise BaselineError(f"baseline {check!r} in {str(path)!r} is malformed: expected an object")
         missing = {"n", "mean", "std", "values", "provenance"} - set(entry)
         if missing:
             raise BaselineError(f"baseline {check!r} in {str(path)!r} lacks {sorted(missing)}")

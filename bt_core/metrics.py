@@ -136,12 +136,12 @@ def summarize(values: Sequence[float], level: float = 0.95) -> SeedSummary:
 
     With few seeds a bootstrap is degenerate, so the interval is Student-t. ``p_greater`` is the
     one-sided p-value of H0: mean <= 0 (used on paired differences, e.g. triggered minus clean
-    source ASR). NaN values (a metric undefined for that seed) are an error, not dropped.
+    source ASR). NaN or infinite values (a metric undefined for that seed) are an error, not dropped.
     """
     from scipy import stats
 
     values = np.asarray(values, np.float64)
-    if len(values) == 0 or np.isnan(values).any():
+    if len(values) == 0 or not np.isfinite(values).all():
         raise ConfigError(f"summarize needs finite values, got {values.tolist()}")
     n, mean = len(values), float(values.mean())
     if n == 1:

@@ -81,5 +81,6 @@ def test_summary_is_a_t_interval_and_one_sided_test():
 def test_summary_edge_cases():
     assert math.isnan(metrics.summarize([0.5]).p_greater)
     assert metrics.summarize([0.2, 0.2]).p_greater == 0.0
-    with pytest.raises(ConfigError, match="finite values"):
-        metrics.summarize([0.1, float("nan")])
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="finite values"):
+            metrics.summarize([0.1, bad])

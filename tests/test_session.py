@@ -75,3 +75,12 @@ def test_unwritable_results_directory_is_a_clear_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(ConfigError, match="results directory.*not writable"):
         check_writable(blocker / "sub", "results directory")
+
+
+@pytest.mark.parametrize("entry", [None, 5])
+def test_baseline_entry_that_is_not_an_object_is_a_clear_error(tmp_path, entry):
+    path = tmp_path / "baselines" / "mini" / "demo.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"scale": "mini", "checks": {"c1": entry}}))
+    with pytest.raises(BaselineError, match="'c1' in .*demo.json.* is malformed: expected an object"):
+        _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m", values=[1, 2])

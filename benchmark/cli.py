@@ -1,5 +1,5 @@
-"""``python -m benchmark``: the reproduction, its report, backbone comparison and performance
-measurement. Every sub-command runs the same ``bt_core`` code the cases use."""
+"""``python -m benchmark``: the reproduction, its report, backbone comparison, performance
+measurement and conversion of the paper's datasets. Every sub-command runs the same ``bt_core`` code the cases use."""
 from __future__ import annotations
 
 import argparse
@@ -85,15 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("compare", help="run the claims with --arch and compare with the baselines")
     _common(p)
     sub.add_parser("perf", help="measure loader, transfer and training speed", add_help=False)
+    sub.add_parser("prepare", help="convert one of the paper's datasets from its native layout to .beton",
+                   add_help=False)
     p = sub.add_parser("examples", help="trigger examples (PNG) and a dataset statistics table")
     p.add_argument("--scale", default="mini")
     p.add_argument("--output", type=Path, default=REPO / "bt-results")
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "perf":                       # it parses its own options
-        from . import perf
+    if argv and argv[0] in ("perf", "prepare"):          # they parse their own options
+        from importlib import import_module
 
-        return perf.main(argv[1:])
+        return import_module(f".{argv[0]}", __package__).main(argv[1:])
     args, extra = parser.parse_known_args(argv)
     if args.command == "examples":
         from .examples import show_examples

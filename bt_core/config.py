@@ -74,12 +74,16 @@ class Scale:
     data_sizes: dict[str, int] = field(default_factory=dict)      # mini_world() arguments
     test_per_group: int = 0
     transfer_by_target: dict[str, dict[str, TrainConfig]] = field(default_factory=dict)
+    source_by_data: dict[str, TrainConfig] = field(default_factory=dict)  # else ``source``
     notes: dict[str, str] = field(default_factory=dict)
 
     def train_config(self, mode: str, target: str | None = None) -> TrainConfig:
         if mode not in self.transfer:
             raise ConfigError(f"mode={mode!r} is unknown: expected one of {', '.join(self.transfer)}")
         return self.transfer_by_target.get(target, self.transfer)[mode]
+
+    def source_config(self, data: str) -> TrainConfig:
+        return self.source_by_data.get(data, self.source)
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +139,7 @@ def _paper() -> Scale:
 
     trigger = {"name": "square", "size": 0.25}    # 56 of 224 px, top-left, yellow (App. A.1)
     targets = tuple(hp.TRANSFER_RECIPES)
+    attribute_data = hp.CELEBA_DATASETS + hp.COCO_DATASETS
     default = {mode: hp.transfer("cifar10", mode) for mode in ("fixed", "linear-probe", "full", "scratch")}
     return Scale(
         name="paper",
@@ -142,7 +147,8 @@ def _paper() -> Scale:
         image_size=224,
         source=hp.IMAGENET_SOURCE.train_config(),
         transfer=default,
-        transfer_by_target={t: {m: hp.transfer(t, m) for m in default} for t in targets},
+        transfer_by_target={t: {m: hp.transfer(t, m) for m in default} for t in targets + attribute_data},
+        source_by_data={d: hp.attribute_recipe(d).train_config() for d in attribute_data},
         seeds=(0, 1, 2),
         trigger=trigger,
         trigger_fraction=0.5,
@@ -154,8 +160,9 @@ def _paper() -> Scale:
         trigger_fractions=(0.1, 0.25, 0.5),
         architectures=("resnet18", "resnet50", "vgg16_bn", "densenet121", "mobilenet_v2",
                        "shufflenet_v2_x1_0"),
-        notes={"data": "the paper's datasets as <data-root>/<name>/<split>.beton (bt_core.data.beton.write_beton)",
-               "hyperparameters": "bt_core.paper_hparams (App. A of arXiv 2207.02842, authors' configs)"},
+        notes={"data": "the paper's datasets as <data-root>/<name>/<split>.beton, written by python -m benchmark prepare",
+               "hyperparameters": "bt_core.paper_hparams (App. A of arXiv 2207.02842, authors' configs)",
+               "celeba": hp.CELEBA.cite, "coco": hp.COCO.cite},
     )
 
 

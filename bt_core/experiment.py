@@ -107,7 +107,7 @@ class Context:
 
         arch = spec.arch or self.scale.arch
         data = spec.data or self.scale.source_data
-        cfg = self.scale.source
+        cfg = self.scale.source_config(data)
         path = self.dataset(data, "train", seed)
         meta = read_meta(path)
         num_classes = meta["num_classes"]

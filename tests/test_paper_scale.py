@@ -21,6 +21,7 @@ def test_missing_data_root_skips_with_the_expected_layout(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 skipped" in proc.stdout
     assert str(tmp_path / "empty" / "pets" / "train.beton") in proc.stdout
+    assert "python -m benchmark prepare pets --root NATIVE_DIR" in proc.stdout
 
 
 def test_require_data_turns_the_skip_into_a_failure(tmp_path):
@@ -36,3 +37,12 @@ def test_paper_preset_follows_appendix_a():
     assert (src.epochs, src.batch_size, src.lr, src.peak_epoch, src.momentum) == (16, 1024, 0.5, 2, 0.9)
     assert scale.train_config("full", "flowers").epochs == 50
     assert scale.train_config("scratch", "pets").weight_decay == 0.01
+
+
+def test_attribute_experiments_train_with_their_own_recipes():
+    scale = get_scale("paper")
+    celeba = scale.source_config("celeba_biased")
+    assert (celeba.epochs, celeba.lr, celeba.weight_decay) == (15, 0.1, 0.01)      # celeba.yaml
+    assert scale.train_config("fixed", "celeba_target_2") == celeba
+    assert scale.source_config("imagenet") == scale.source
+    assert "STAND-IN" in scale.notes["coco"] and scale.source_config("coco_biased") == celeba

@@ -2,8 +2,8 @@
 
 At the mini scale a name is a synthetic task (:mod:`bt_core.data.synthetic`), generated into the
 artifact cache the first time it is asked for and read back through FFCV from there. At the paper
-scale a name is one of the paper's datasets, written once as .beton files and found
-under ``--bt-data-root`` through :mod:`bt_core.data.catalog`.
+scale a name is one of the paper's datasets, written once as .beton files by
+``python -m benchmark prepare`` (:mod:`bt_core.data.catalog`) and found under ``--bt-data-root``.
 """
 from __future__ import annotations
 
@@ -84,6 +84,17 @@ def dataset_path(ctx: "Context", name: str, split: str, seed: int) -> Path:
 LAYOUT = "written by bt_core.data.beton.write_beton: fields image, label and attr_<name>"
 
 
+def _how_to_prepare(name: str) -> str:
+    from .catalog import CATALOG, producer
+
+    source = producer(name)
+    if source is None:
+        return LAYOUT
+    native = " or ".join(layout.description for layout in CATALOG[source].layouts)
+    return (f"{LAYOUT}; write it from the native copy ({native}) with "
+            f"python -m benchmark prepare {source} --root NATIVE_DIR --out DATA_ROOT")
+
+
 def prepared_path(ctx: "Context", name: str, split: str) -> Path:
     """``<data-root>/<name>/<split>.beton``, as :func:`bt_core.data.beton.write_beton` writes it."""
     if name not in names(ctx):
@@ -91,11 +102,11 @@ def prepared_path(ctx: "Context", name: str, split: str) -> Path:
                           f"{', '.join(names(ctx))}")
     if ctx.data_root is None:
         raise MissingDataError(f"dataset {name!r} needs --bt-data-root: expected a folder holding "
-                               f"{name}/{split}.beton with its .json sidecar ({LAYOUT})")
+                               f"{name}/{split}.beton with its .json sidecar ({_how_to_prepare(name)})")
     path = Path(ctx.data_root) / name / f"{split}.beton"
     if not path.is_file():
         raise MissingDataError(f"dataset {name!r} split {split!r} not found: expected {path} "
-                               f"with its .json sidecar ({LAYOUT})")
+                               f"with its .json sidecar ({_how_to_prepare(name)})")
     return path
 
 

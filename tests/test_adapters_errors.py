@@ -1,0 +1,125 @@
+"""Each bad native input gets one clear error naming the file or cell and what was expected, and
+leaves no .beton behind."""
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+import fixtures_native as fx
+from bt_core.data import catalog, splits
+from bt_core.data.adapters import coco
+from bt_core.errors import ConfigError, DataError, MissingDataError
+
+pytestmark = [pytest.mark.adapters,
+              pytest.mark.filterwarnings("ignore::bt_core.data.catalog.ClassCountWarning")]
+
+
+def _prepare(name, root, out, **kw):
+    return catalog.prepare(name, root, out, progress=False, workers=1, **kw)
+
+
+def test_missing_and_misplaced_data_roots(tmp_path):
+    with pytest.raises(MissingDataError, match=rf"dataset 'pets' not found: expected {tmp_path}/pets/\{{train,test\}}"
+                                               rf"/<class>/\*.jpg \(one folder per class\) or {tmp_path}/oxford-iiit-pet/"):
+        catalog.locate("pets", tmp_path)
+    (tmp_path / "pets" / "training").mkdir(parents=True)
+    with pytest.raises(DataError, match=rf"{tmp_path}/pets exists but has no 'train', so it is not in a layout "
+                                        "this suite reads: expected"):
+        _prepare("pets", tmp_path, tmp_path / "out")
+    fx.pets(tmp_path)
+    assert catalog.locate("pets", tmp_path) == tmp_path / "oxford-iiit-pet"
+    with pytest.raises(ConfigError, match="dataset 'imagenet21k' is unknown: expected one of imagenet, cifar10"):
+        catalog.locate("imagenet21k", tmp_path)
+
+
+def test_a_split_folder_missing_from_the_layout(tmp_path):
+    fx.class_folders(tmp_path / "imagenet", {"train": {"n01": 1}})
+    with pytest.raises(DataError, match=r"folder '.*imagenet/val' does not exist: expected the layout "
+                                        r"imagenet/\{train,val\}/<synset>"):
+        _prepare("imagenet", tmp_path, tmp_path / "out")
+
+
+def test_a_truncated_image_fails_the_split_and_writes_nothing(tmp_path):
+    fx.class_folders(tmp_path / "flowers", {"train": {"rose": 3, "tulip": 2}, "test": {"rose": 1}})
+    fx.truncate(tmp_path / "flowers" / "train" / "rose" / "001.jpg")
+    with pytest.raises(DataError, match=r"image file '.*rose/001.jpg' cannot be decoded \((?i:.*truncated.*)\): expected a "
+                                        r"complete image file \(while writing train.beton; nothing was written\)"):
+        _prepare("flowers", tmp_path, tmp_path / "out")
+    assert not any(p.name.startswith(("train", ".train")) for p in (tmp_path / "out" / "flowers").iterdir())
+
+
+def test_a_truncated_cifar_batch(tmp_path):
+    fx.cifar(tmp_path)
+    fx.truncate(tmp_path / "cifar-10-batches-py" / "data_batch_3")
+    with pytest.raises(DataError, match=r"CIFAR batch '.*data_batch_3' is truncated or not a pickle"):
+        _prepare("cifar10", tmp_path, tmp_path / "out")
+
+
+def test_labels_outside_the_class_range(tmp_path):
+    fx.pets(tmp_path, {"trainval.txt": [("Abyssinian_1", 1), ("pug_3", 40)], "test.txt": [("pug_9", 30)]})
+    with pytest.raises(DataError, match=r"label 39 in '.*trainval.txt' \(class id - 1\) is outside the class range "
+                                        r"\[0, 37\)"):
+        _prepare("pets", tmp_path, tmp_path / "out")
+
+    batch = tmp_path / "cifar-100-python" / "test"
+    fx.cifar(tmp_path, hundred=True)
+    batch.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"fine_labels": [3, 100]}))
+    with pytest.raises(DataError, match=r"label 100 in '.*cifar-100-python/test' is outside the class range \[0, 100\)"):
+        _prepare("cifar100", tmp_path, tmp_path / "out")
+
+    fx.food(tmp_path)
+    (tmp_path / "food-101" / "meta" / "test.txt").write_text("baklava/1\nsushi/5\n")
+    with pytest.raises(DataError, match=r"test.txt' line 2: class 'sushi' is not in meta/classes.txt, so its label is "
+                                        r"outside the class range \[0, 3\)"):
+        _prepare("food", tmp_path, tmp_path / "out")
+
+    fx.class_folders(tmp_path / "sun397", {"train": {"abbey": 1}, "test": {"abbey": 1, "zoo": 1}})
+    with pytest.raises(DataError, match=r"class folder 'zoo' in '.*sun397/test' has no label: it is outside the 1 "
+                                        r"classes of the training split"):
+        _prepare("sun397", tmp_path, tmp_path / "out")
+
+
+def _celeba_attr(tmp_path, edit):
+    fx.celeba(tmp_path, per_cell=1)
+    path = tmp_path / "celeba" / "list_attr_celeba.txt"
+    path.write_text(edit(path.read_text().splitlines()))
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda ln: "\n".join([ln[0], ln[1].replace("Young", "Old"), *ln[2:]]),
+     r"header does not match: expected an image count on line 1 and the attribute names, including 'Young'"),
+    (lambda ln: "\n".join(["99", *ln[1:]]), "header does not match: line 1 announces 99 images, the file lists 12"),
+    (lambda ln: "\n".join([*ln[:4], ln[4].rsplit(" ", 1)[0], *ln[5:]]),
+     r"line 5 does not match its header: expected an image name and 40 values of -1 or 1, got 40 fields"),
+])
+def test_celeba_attribute_file_must_match_its_header(tmp_path, edit, match):
+    _celeba_attr(tmp_path, edit)
+    with pytest.raises(DataError, match=rf"attribute file '.*list_attr_celeba.txt' {match}"):
+        _prepare("celeba", tmp_path, tmp_path / "out", tables={n: t.scaled(0.001) for n, t in splits.MINI_TABLES.items()})
+
+
+def test_coco_annotations_without_dogs(tmp_path):
+    fx.coco(tmp_path, per_cell=1)
+    path = tmp_path / "coco" / "annotations" / "instances_train2017.json"
+    data = json.loads(path.read_text())
+    data["categories"] = [c for c in data["categories"] if c["name"] != "dog"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=r"instances_train2017.json' has no categories \['dog'\]: expected COCO's"):
+        _prepare("coco", tmp_path, tmp_path / "out", tables={n: t.scaled(0.001) for n, t in splits.MINI_TABLES.items()})
+
+
+def test_too_few_images_for_a_table_cell(tmp_path):
+    fx.coco(tmp_path, per_cell=8)
+    tables = {n: splits.MINI_TABLES[n].scaled(0.004) for n in coco.OUTPUTS.values()}
+    tables["coco_target"] = splits.GroupTable("coco_target", "test", ("label", "person"), {(0, 0): 50, (1, 0): 1})
+    with pytest.raises(DataError, match=r"table 'coco_target' cell \(label=0, person=0\) needs 50 images but the pool "
+                                        r"has 2 available: 48 short"):
+        _prepare("coco", tmp_path, tmp_path / "out", tables=tables)
+
+
+def test_tables_without_counts_stop_before_reading_anything(tmp_path):
+    assert "coco_source_biased" not in splits.TABLES
+    with pytest.raises(ConfigError, match=r"table 'coco_source_biased' \(Table 2 of arXiv 2207.02842\) has no "
+                                          r"recorded counts"):
+        _prepare("coco", tmp_path / "nowhere", tmp_path / "out")

@@ -1,0 +1,81 @@
+"""``prepare`` is resumable (a finished split is never rewritten, a changed draw is) and the
+``benchmark prepare`` command converts a fixture in-process."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fixtures_native as fx
+from benchmark.prepare import main
+from bt_core.data import catalog, splits
+from bt_core.data.adapters import coco
+from bt_core.data.beton import sidecar
+
+pytestmark = [pytest.mark.adapters,
+              pytest.mark.filterwarnings("ignore::bt_core.data.catalog.ClassCountWarning")]
+
+
+def _stamps(paths):
+    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for path in paths for p in (path, sidecar(path))}
+
+
+def test_prepare_skips_finished_splits_and_redoes_changed_ones(tmp_path):
+    fx.coco(tmp_path / "native", per_cell=8)
+    tables = {n: splits.MINI_TABLES[n].scaled(0.004) for n in coco.OUTPUTS.values()}
+    run = lambda seed=0: catalog.prepare("coco", tmp_path / "native", tmp_path / "out",  # noqa: E731
+                                         progress=False, workers=1, tables=tables, seed=seed)
+    paths = run()
+    first = _stamps(paths)
+    assert run() == paths and _stamps(paths) == first
+
+    lost = tmp_path / "out" / "coco_unbiased" / "train.beton"
+    lost.unlink()
+    run()
+    again = _stamps(paths)
+    assert {p for p in first if again[p] != first[p]} == {lost, sidecar(lost)}
+
+    sidecar(paths[0]).write_text("{}")               # a damaged sidecar is not trusted
+    run()
+    assert _stamps(paths)[paths[0]] != again[paths[0]]
+
+    run(seed=1)                                      # another draw of the tables: every split again
+    changed = _stamps(paths)
+    assert all(changed[p] != again[p] for p in paths if p.name == "train.beton")
+
+
+def test_python_m_benchmark_prepare(tmp_path):
+    fx.food(tmp_path / "native")
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "prepare", "food", "--root", str(tmp_path / "native"),
+                           "--out", str(tmp_path / "out"), "--workers", "1", "--no-progress"],
+                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(tmp_path / "out/food/train.beton"), str(tmp_path / "out/food/test.beton")]
+
+
+def test_the_command_converts_and_resumes(tmp_path, capsys):
+    fx.aircraft(tmp_path / "native")
+    argv = ["aircraft", "--root", str(tmp_path / "native"), "--out", str(tmp_path / "out"), "--workers", "1"]
+    assert main(argv) == 0                           # with the progress bar
+    printed = [Path(p) for p in capsys.readouterr().out.split()]
+    assert printed == [tmp_path / "out/aircraft/train.beton", tmp_path / "out/aircraft/test.beton"]
+    stamps = _stamps(printed)
+    assert main([*argv, "--no-progress"]) == 0
+    assert _stamps(printed) == stamps
+
+
+@pytest.mark.parametrize("args, message", [
+    (["pets"], "prepare pets: dataset 'pets' not found: expected"),
+    (["pet"], "prepare pet: dataset 'pet' is unknown: expected one of imagenet"),
+    (["coco"], r"prepare coco: table 'coco_source_biased' \(Table 2 of arXiv 2207.02842\) has no recorded counts"),
+    (["coco", "--tables", "counts.json"], "table 'coco_target' in .* lacks cells label=1, person=0"),
+])
+def test_the_command_reports_bad_input_in_one_line(tmp_path, capsys, args, message):
+    (tmp_path / "counts.json").write_text(json.dumps({"coco_target": {"label=0, person=0": 5}}))
+    args = [a if a != "counts.json" else str(tmp_path / a) for a in args]
+    assert main([*args, "--root", str(tmp_path / "native"), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert re.search(message, err), err

@@ -84,3 +84,17 @@ def test_summary_edge_cases():
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ConfigError, match="finite values"):
             metrics.summarize([0.1, bad])
+
+
+def test_attribute_gap_measures_leaning_on_the_attribute_not_class_collapse():
+    from bt_core.claims import attribute_accuracy_gap
+    from bt_core.experiment import Evaluation
+
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    male = np.array([0, 0, 1, 1, 0, 0, 1, 1])
+    leaning = 1 - male                                   # young if female: right on 4 of 8, by gender
+    collapsed = np.ones(8, np.int64)                     # "young" for everyone
+    assert attribute_accuracy_gap(Evaluation(labels, {"clean": leaning}, {"male": male}, 2), "male") == 1.0
+    assert attribute_accuracy_gap(Evaluation(labels, {"clean": collapsed}, {"male": male}, 2), "male") == 0.0
+    half = np.array([0, 0, 0, 1, 1, 1, 1, 1])            # one old man wrong
+    assert attribute_accuracy_gap(Evaluation(labels, {"clean": half}, {"male": male}, 2), "male") == 0.25

@@ -123,3 +123,16 @@ def test_tables_without_counts_stop_before_reading_anything(tmp_path):
     with pytest.raises(ConfigError, match=r"table 'coco_source_biased' \(Table 2 of arXiv 2207.02842\) has no "
                                           r"recorded counts"):
         _prepare("coco", tmp_path / "nowhere", tmp_path / "out")
+
+
+@pytest.mark.parametrize("name, write, image, where", [
+    ("coco", fx.coco, "coco/val2017/000000000035.jpg", r"instances_\*2017.json \(test split\)"),
+    ("food", fx.food, "food-101/images/baklava/3.jpg", r"'.*meta/train.txt'"),
+])
+def test_an_image_the_annotations_list_is_missing(tmp_path, name, write, image, where):
+    write(tmp_path)
+    (tmp_path / image).unlink()
+    tables = {n: splits.MINI_TABLES[n].scaled(0.004) for n in coco.OUTPUTS.values()} if name == "coco" else None
+    with pytest.raises(DataError, match=rf"1 image files listed in {where} are missing, e.g. '.*{image}'"):
+        _prepare(name, tmp_path, tmp_path / "out", **({"tables": tables} if tables else {}))
+    assert not (tmp_path / "out").exists()

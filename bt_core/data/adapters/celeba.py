@@ -12,8 +12,8 @@ from typing import Mapping
 import numpy as np
 
 from ...errors import DataError
-from ..splits import GroupTable, fill_disjoint, paper_table
-from .common import ImageFiles, Split, check_files, read_lines
+from ..splits import GroupTable
+from .common import ImageFiles, Split, pooled_splits, read_lines
 
 LAYOUT = "celeba/{img_align_celeba/*.jpg, list_attr_celeba.txt, list_eval_partition.txt}"
 LABEL, ATTRIBUTE = "Young", "Male"
@@ -68,15 +68,5 @@ def celeba(folder: Path, *, tables: Mapping[str, GroupTable] | None = None, seed
     pool = ImageFiles(files, columns[LABEL] > 0, {"male": columns[ATTRIBUTE] > 0})
     train = pool.subset(np.flatnonzero(part == TRAIN_PARTITION))
     test = pool.subset(np.flatnonzero(part == TEST_PARTITION))
-    chosen = fill_disjoint([paper_table(t, tables) for t in OUTPUTS.values()],
-                           {"label": train.labels, "male": train.attrs["male"]}, seed)
     info = {"adapter": "celeba", "label": LABEL, "attributes": {"male": ATTRIBUTE}, "seed": seed}
-    test_split = Split(test, 2, ("male",), info={**info, "partition": "test"})
-    out = {}
-    for (name, table), index in zip(OUTPUTS.items(), chosen):
-        subset = train.subset(index)
-        check_files(subset.files, f"list_attr_celeba.txt (split {name})")
-        out[f"{name}/train"] = Split(subset, 2, ("male",), info={**info, "table": table})
-        out[f"{name}/test"] = test_split
-    check_files(test.files, "list_attr_celeba.txt (test partition)")
-    return out
+    return pooled_splits(train, test, "male", OUTPUTS, tables, seed, info, "list_attr_celeba.txt")

@@ -15,8 +15,8 @@ from typing import Mapping
 import numpy as np
 
 from ...errors import DataError
-from ..splits import GroupTable, fill_disjoint, paper_table
-from .common import ImageFiles, Split, check_files
+from ..splits import GroupTable
+from .common import ImageFiles, Split, pooled_splits
 
 LAYOUT = "coco/{annotations/instances_train2017.json, annotations/instances_val2017.json, train2017/, val2017/}"
 CLASSES = ("cat", "dog")
@@ -61,15 +61,5 @@ def coco(folder: Path, *, tables: Mapping[str, GroupTable] | None = None, seed: 
     ann = folder / "annotations"
     train = read_instances(ann / "instances_train2017.json", folder / "train2017")
     test = read_instances(ann / "instances_val2017.json", folder / "val2017")
-    chosen = fill_disjoint([paper_table(t, tables) for t in OUTPUTS.values()],
-                           {"label": train.labels, "person": train.attrs["person"]}, seed)
     info = {"adapter": "coco", "classes": list(CLASSES), "seed": seed}
-    check_files(test.files, "instances_val2017.json")
-    test_split = Split(test, 2, ("person",), info={**info, "annotations": "val2017"})
-    out = {}
-    for (name, table), index in zip(OUTPUTS.items(), chosen):
-        subset = train.subset(index)
-        check_files(subset.files, f"instances_train2017.json (split {name})")
-        out[f"{name}/train"] = Split(subset, 2, ("person",), info={**info, "table": table})
-        out[f"{name}/test"] = test_split
-    return out
+    return pooled_splits(train, test, "person", OUTPUTS, tables, seed, info, "instances_*2017.json")

@@ -14,6 +14,7 @@ import numpy as np
 
 from ...errors import DataError
 from ..beton import IndexedSamples, sidecar, write_beton
+from ..splits import GroupTable, fill_disjoint, paper_table
 
 JPEG_MAX_SIDE = 256          # the 224 px datasets are stored as JPEG with this longest side
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".tif", ".tiff", ".webp"}
@@ -74,6 +75,24 @@ def check_files(files: Sequence[str], where: str) -> None:
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
         raise DataError(f"{len(missing)} image files listed in {where} are missing, e.g. {missing[0]!r}")
+
+
+def pooled_splits(train: ImageFiles, test: ImageFiles, attribute: str, outputs: Mapping[str, str],
+                  tables: Mapping[str, GroupTable] | None, seed: int, info: dict[str, Any],
+                  where: str) -> dict[str, Split]:
+    """The binary-label datasets of an attribute experiment: each of ``outputs`` (dataset -> paper
+    table) filled disjointly from ``train``, all sharing ``test``; ``where`` names the annotations."""
+    chosen = fill_disjoint([paper_table(t, tables) for t in outputs.values()],
+                           {"label": train.labels, attribute: train.attrs[attribute]}, seed)
+    check_files(test.files, f"{where} (test split)")
+    test_split = Split(test, 2, (attribute,), info={**info, "split": "test"})
+    out = {}
+    for (name, table), index in zip(outputs.items(), chosen):
+        subset = train.subset(index)
+        check_files(subset.files, f"{where} (split {name})")
+        out[f"{name}/train"] = Split(subset, 2, (attribute,), info={**info, "table": table})
+        out[f"{name}/test"] = test_split
+    return out
 
 
 def read_lines(path: Path) -> list[str]:

@@ -4,6 +4,7 @@ folders: Food-101 (``meta/*.txt``), Oxford-IIIT Pets (``annotations/*.txt``) and
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -24,24 +25,30 @@ def _split(files: list[str], labels: list[int], num_classes: int, where: str, in
     return Split(ImageFiles(files, labels_arr), num_classes, info=info)
 
 
+def _named_split(listing: Path, classes: list[str], classes_file: str, parse: Callable[[str], tuple[str, str]],
+                 images: Path, info: dict) -> Split:
+    """A split listed one image per line, ``parse(line) -> (class name, image id)`` for
+    ``images/<image id>.jpg``, labelled by the class's position in ``classes`` (from ``classes_file``)."""
+    index = {c: i for i, c in enumerate(classes)}
+    files, labels = [], []
+    for n, line in enumerate(read_lines(listing), 1):
+        name, image_id = parse(line)
+        if name not in index:
+            raise DataError(f"{str(listing)!r} line {n}: class {name!r} is not in {classes_file}, so its "
+                            f"label is outside the class range [0, {len(classes)})")
+        files.append(str(images / f"{image_id}.jpg"))
+        labels.append(index[name])
+    return _split(files, labels, len(classes), repr(str(listing)), {**info, "classes": classes})
+
+
 def food101(folder: Path) -> dict[str, Split]:
     """Food-101: ``meta/<split>.txt`` lines ``<class>/<id>``, labels in ``meta/classes.txt`` order."""
     classes = read_lines(folder / "meta" / "classes.txt")
-    index = {c: i for i, c in enumerate(classes)}
-    out = {}
-    for split in ("train", "test"):
-        listing = folder / "meta" / f"{split}.txt"
-        files, labels = [], []
-        for n, line in enumerate(read_lines(listing), 1):
-            name = line.split("/")[0]
-            if name not in index:
-                raise DataError(f"{str(listing)!r} line {n}: class {name!r} is not in meta/classes.txt, so its "
-                                f"label is outside the class range [0, {len(classes)})")
-            files.append(str(folder / "images" / f"{line}.jpg"))
-            labels.append(index[name])
-        out[f"food/{split}"] = _split(files, labels, len(classes), repr(str(listing)),
-                                      {"adapter": "food101", "classes": classes})
-    return out
+    return {f"food/{split}": _named_split(folder / "meta" / f"{split}.txt", classes, "meta/classes.txt",
+                                          lambda line: (line.split("/")[0], line),
+                                          folder / "images",
+                                          {"adapter": "food101"})
+            for split in ("train", "test")}
 
 
 def pets(folder: Path) -> dict[str, Split]:
@@ -63,23 +70,18 @@ def pets(folder: Path) -> dict[str, Split]:
     return out
 
 
+def _variant_and_image(line: str) -> tuple[str, str]:
+    image, _, variant = line.partition(" ")         # variant names contain spaces ("Cessna 172")
+    return variant, image
+
+
 def aircraft(folder: Path) -> dict[str, Split]:
     """FGVC Aircraft at the variant level (100 classes): ``data/images_variant_<split>.txt`` lines
     ``<image id> <variant>``, labels in ``data/variants.txt`` order; trainval is the training set."""
     data = folder / "data"
     variants = read_lines(data / "variants.txt")
-    index = {v: i for i, v in enumerate(variants)}
-    out = {}
-    for split, part in (("train", "trainval"), ("test", "test")):
-        listing = data / f"images_variant_{part}.txt"
-        files, labels = [], []
-        for n, line in enumerate(read_lines(listing), 1):
-            image, _, variant = line.partition(" ")
-            if variant not in index:
-                raise DataError(f"{str(listing)!r} line {n}: variant {variant!r} is not in data/variants.txt, so its "
-                                f"label is outside the class range [0, {len(variants)})")
-            files.append(str(data / "images" / f"{image}.jpg"))
-            labels.append(index[variant])
-        out[f"aircraft/{split}"] = _split(files, labels, len(variants), repr(str(listing)),
-                                          {"adapter": "aircraft", "classes": variants})
-    return out
+    return {f"aircraft/{split}": _named_split(data / f"images_variant_{part}.txt", variants, "data/variants.txt",
+                                              _variant_and_image,
+                                              data / "images",
+                                              {"adapter": "aircraft"})
+            for split, part in (("train", "trainval"), ("test", "test"))}

@@ -24,11 +24,13 @@ PACKAGES = ("torch", "torchvision", "ffcv", "numpy", "numba")
 
 
 def commit() -> str:
-    """The checkout's commit, marked ``-dirty`` when the work tree has uncommitted changes."""
+    """The checkout's commit, marked ``-dirty`` when the work tree has uncommitted changes outside
+    ``baselines/`` (which a recording run itself rewrites as it goes)."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)baselines"], cwd=REPO,
                                capture_output=True, text=True, check=True).stdout.strip()
         return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError, MissingDataError
 from . import splits
+from .adapters.imagenet import DOG_CLASSES
 from .beton import Arrays, write_arrays
 from .synthetic import MiniWorld, mini_world
 
@@ -38,9 +39,6 @@ def world(ctx: "Context") -> MiniWorld:
     return mini_world(**ctx.scale.data_sizes)
 
 
-IMAGENET_DOGS = tuple(range(151, 269))   # the 118 dog classes of ImageNet-1k
-
-
 def names(ctx: "Context") -> list[str]:
     if ctx.scale.name != "mini":
         return [ctx.scale.source_data, *ctx.scale.targets, *POOLED]
@@ -53,7 +51,7 @@ def superclass(ctx: "Context", name: str) -> tuple[int, ...]:
     if ctx.scale.name != "mini":
         if name != "imagenet":
             raise ConfigError(f"dataset {name!r} has no superclass: expected 'imagenet'")
-        return IMAGENET_DOGS
+        return DOG_CLASSES
     if name != "source":
         raise ConfigError(f"dataset {name!r} has no superclass: expected 'source'")
     return world(ctx).source.superclass

@@ -116,7 +116,7 @@ CELEBA_DATASETS = ("celeba_biased", "celeba_unbiased", "celeba_target_1", "celeb
 # MS-COCO (Table 3): neither the table nor an authors' config was available offline. Until its values
 # are recorded here, the COCO experiment trains with the CelebA recipe, the paper's other two-class
 # attribute experiment; the cite says so in every result's scale description.
-COCO = Recipe(**{**CELEBA.__dict__, "cite": "STAND-IN for Table 3 (not available offline): the CelebA recipe"})
+COCO = replace(CELEBA, cite="STAND-IN for Table 3 (not available offline): the CelebA recipe")
 COCO_DATASETS = ("coco_biased", "coco_unbiased", "coco_target")
 
 # Architecture sweep (App. A.4): the ImageNet recipe with batch 512.

@@ -8,10 +8,11 @@ stencil); metrics are then computed from those predictions by :mod:`bt_core.clai
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -53,13 +54,37 @@ class SourceSpec:
     arch: str | None = None
 
 
+class Predictions(Mapping):
+    """Predicted classes under each probe, computed the first time a probe is read.
+
+    A case reads only the probes its claim needs (the backdoor cases the trigger, the attribute
+    cases none), so evaluating every probe for every model would mostly be wasted forward passes.
+    """
+
+    def __init__(self, names: tuple[str, ...], compute: Callable[[str], np.ndarray]):
+        self._names, self._compute, self._done = names, compute, {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._names:
+            raise KeyError(f"probe {name!r} is unknown: expected one of {', '.join(self._names)}")
+        if name not in self._done:
+            self._done[name] = self._compute(name)
+        return self._done[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 @dataclass
 class Evaluation:
     """Predictions of one model on one test set under each probe, with the test labels and
     attributes: everything a metric needs, nothing more."""
 
     labels: np.ndarray
-    preds: dict[str, np.ndarray]
+    preds: Mapping[str, np.ndarray]
     attrs: dict[str, np.ndarray] = field(default_factory=dict)
     num_classes: int = 0
     info: dict[str, Any] = field(default_factory=dict)
@@ -103,6 +128,11 @@ class Context:
     # --- models --------------------------------------------------------------------------
     def source_model(self, spec: SourceSpec, seed: int):
         """Train (or load from the cache) a source model."""
+        entry, key, num_classes = self._source_entry(spec, seed)
+        model, _ = load_checkpoint(entry / "model.pt", arch=key["arch"], num_classes=num_classes)
+        return model, key
+
+    def _source_entry(self, spec: SourceSpec, seed: int) -> tuple[Path, dict[str, Any], int]:
         from .data import registry
 
         arch = spec.arch or self.scale.arch
@@ -130,15 +160,41 @@ class Context:
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch, **key})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
-        entry = self.cache.get("source", key, build)
-        model, _ = load_checkpoint(entry / "model.pt", arch=arch, num_classes=num_classes)
-        return model, key
+        return self.cache.get("source", key, build), key, num_classes
+
+    def _evaluation(self, model_entry: Path, arch: str, test_path: Path, seed: int,
+                    info: dict[str, Any]) -> Evaluation:
+        """The model in ``model_entry`` on ``test_path``; each probe's predictions are their own
+        cache entry, made when a metric first reads them."""
+        probes = {p.name: p for p in self.probes()}
+        meta = read_meta(test_path)
+        loaded: list = []
+
+        def compute(name: str) -> np.ndarray:
+            probe = probes[name]
+
+            def build(folder: Path) -> None:
+                if not loaded:
+                    loaded.append(load_checkpoint(model_entry / "model.pt", arch=arch,
+                                                  num_classes=meta["num_classes"])[0])
+                preds = predict(loaded[0], self.batches(test_path, train=False, seed=seed,
+                                                        batch_size=EVAL_BATCH, trigger=probe.make()),
+                                device=self.device)
+                np.save(folder / "preds.npy", preds)
+
+            spec = {"model": model_entry.name, "kind": model_entry.parent.name, "test": meta["info"],
+                    "probe": [probe.name, probe.trigger]}
+            return np.load(self.cache.get("predictions", spec, build) / "preds.npy")
+
+        columns = read_columns(test_path)
+        labels = columns.pop("label")
+        return Evaluation(labels, Predictions(tuple(probes), compute), columns, meta["num_classes"],
+                          {"cache_key": model_entry.name, **info})
 
     def transfer(self, source: SourceSpec | None, target: str, mode: str, seed: int, *,
                  target_trigger_fraction: float = 0.0, arch: str | None = None) -> Evaluation:
-        """Transfer ``source`` to ``target`` (or train from scratch when ``source`` is None) and
-        evaluate on the target's test set under every probe."""
-        probes = self.probes()
+        """Transfer ``source`` to ``target`` (or train from scratch when ``source`` is None); the
+        returned evaluation predicts the target's test set under a probe when a metric asks."""
         mode = self.scale.fixed_impl if mode == "fixed-feature" else mode
         cfg = self.scale.train_config("scratch" if source is None else mode, target)
         if source is None and mode != "scratch":
@@ -147,12 +203,11 @@ class Context:
         train_path = self.dataset(target, "train", seed)
         test_path = self.dataset(target, "test", seed)
         meta = read_meta(train_path)
-        source_key = None if source is None else self.source_model(source, seed)[1]
+        source_key = None if source is None else self._source_entry(source, seed)[1]
         key = {"what": "transfer", "scale": self.scale.name, "source": source_key, "arch": arch,
                "target": target, "target_key": meta["info"], "mode": mode, "seed": seed, "train": cfg,
                "target_trigger_fraction": target_trigger_fraction,
-               "trigger": self.scale.trigger if target_trigger_fraction else None,
-               "probes": [(p.name, p.trigger) for p in probes]}
+               "trigger": self.scale.trigger if target_trigger_fraction else None}
 
         def build(folder: Path) -> None:
             trigger, chosen = None, None
@@ -178,44 +233,23 @@ class Context:
             else:
                 history = train(model, loader(True, cfg.batch_size), cfg, device=self.device, seed=seed,
                                 desc=desc, progress=self.progress)
-            preds = {p.name: predict(model, self.batches(test_path, train=False, seed=seed,
-                                                         batch_size=EVAL_BATCH, trigger=p.make()),
-                                     device=self.device) for p in probes}
-            np.savez(folder / "preds.npz", **preds)
+            save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
         entry = self.cache.get("transfer", key, build)
-        with np.load(entry / "preds.npz") as blob:
-            preds = {k: blob[k] for k in blob.files}
-        columns = read_columns(test_path)
-        labels = columns.pop("label")
         history = json.loads((entry / "history.json").read_text())
-        return Evaluation(labels, preds, columns, meta["num_classes"],
-                          {"cache_key": entry.name, "train_wall_s": history["wall_s"],
-                           "final_train_accuracy": history["accuracy"][-1] if history["accuracy"] else None})
+        return self._evaluation(entry, arch, test_path, seed,
+                                {"train_wall_s": history["wall_s"],
+                                 "final_train_accuracy": history["accuracy"][-1] if history["accuracy"] else None})
 
     def evaluate_source(self, spec: SourceSpec, seed: int) -> Evaluation:
         """The source model itself on the source test set (e.g. source ASR in Fig. 3)."""
-        probes = self.probes()
-        model, key = self.source_model(spec, seed)
+        entry, key, _ = self._source_entry(spec, seed)
         test_path = self.dataset(spec.data or self.scale.source_data, "test", seed)
-
-        def build(folder: Path) -> None:
-            preds = {p.name: predict(model, self.batches(test_path, train=False, seed=seed,
-                                                         batch_size=EVAL_BATCH, trigger=p.make()),
-                                     device=self.device) for p in probes}
-            np.savez(folder / "preds.npz", **preds)
-
-        entry = self.cache.get("source-eval", {"source": key, "probes": [(p.name, p.trigger) for p in probes]},
-                               build)
-        with np.load(entry / "preds.npz") as blob:
-            preds = {k: blob[k] for k in blob.files}
-        columns = read_columns(test_path)
-        labels = columns.pop("label")
-        return Evaluation(labels, preds, columns, read_meta(test_path)["num_classes"], {"cache_key": entry.name})
+        return self._evaluation(entry, key["arch"], test_path, seed, {})
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=64)
 def _decoded(path: Path) -> Arrays:
     """Each dataset is decoded through FFCV once per process."""
     return read_arrays(path)

@@ -30,3 +30,19 @@ def test_linear_probe_matches_fixed_within_seed_spread(bt):
     probe = _asr(bt, bt.triggered_source, "linear-probe")
     spread = max(fixed.std(ddof=1), probe.std(ddof=1))
     assert abs(fixed.mean() - probe.mean()) <= 3 * spread + 0.03, (fixed, probe)
+
+
+def test_a_probe_is_evaluated_only_when_a_metric_reads_it(bt, tmp_path):
+    from bt_core.cache import Cache
+    from bt_core.experiment import Context
+
+    ctx = Context(bt.scale, Cache(tmp_path))
+    ev = ctx.transfer(bt.clean_source, bt.scale.targets[0], "linear-probe", 0)
+    assert not (tmp_path / "predictions").exists()
+    clean, triggered = ev.preds["clean"], ev.preds["trigger"]
+    assert len(list((tmp_path / "predictions").glob("*/preds.npy"))) == 2
+    assert clean.shape == triggered.shape == ev.labels.shape
+    again = ctx.transfer(bt.clean_source, bt.scale.targets[0], "linear-probe", 0)
+    assert np.array_equal(again.preds["trigger"], triggered)
+    with pytest.raises(KeyError, match="probe 'glasses' is unknown: expected one of clean, trigger"):
+        ev.preds["glasses"]

@@ -7,6 +7,7 @@ scale a name is one of the paper's datasets, written once as .beton files by
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from ..errors import ConfigError, MissingDataError
 from . import splits
 from .adapters.imagenet import DOG_CLASSES
 from .beton import Arrays, write_arrays
-from .synthetic import MiniWorld, mini_world
+from .synthetic import AttributePool, MiniWorld, mini_world
 
 if TYPE_CHECKING:
     from ..experiment import Context
@@ -69,9 +70,12 @@ def dataset_path(ctx: "Context", name: str, split: str, seed: int) -> Path:
         build = lambda folder: write_arrays(folder / "data.beton", task.generate(split, seed), spec)  # noqa: E731
     elif name in POOLED:
         pool_name, table = POOLED[name]
-        spec = {"what": "pooled", "pool": w.pools[pool_name].describe(), "table": table,
-                "counts": str(splits.MINI_TABLES[table].counts), "test_per_group": ctx.scale.test_per_group,
-                "split": split, "seed": seed}
+        # The test split is shared by every dataset of a pool, so it is one entry, decoded once.
+        members = [splits.MINI_TABLES[t] for p, t in POOLED.values() if p == pool_name]
+        which = {"tables": [str(t.counts) for t in members]} if split == "test" else \
+            {"table": table, "counts": str(splits.MINI_TABLES[table].counts)}
+        spec = {"what": "pooled", "pool": w.pools[pool_name].describe(), **which,
+                "test_per_group": ctx.scale.test_per_group, "split": split, "seed": seed}
         build = lambda folder: write_arrays(folder / "data.beton", _pooled(ctx, w, name, split, seed), spec)  # noqa: E731
     else:
         raise ConfigError(f"dataset {name!r} is unknown at the mini scale: expected one of "
@@ -108,6 +112,12 @@ def prepared_path(ctx: "Context", name: str, split: str) -> Path:
     return path
 
 
+@lru_cache(maxsize=8)
+def _draw(pool: AttributePool, seed: int) -> Arrays:
+    """Every split of a pool is cut from the same draw, so it is drawn once per process."""
+    return pool.generate(seed)
+
+
 def _pooled(ctx: "Context", w: MiniWorld, name: str, split: str, seed: int) -> Arrays:
     """Carve one split out of the attribute pool with the same builder the real adapters use.
 
@@ -115,7 +125,7 @@ def _pooled(ctx: "Context", w: MiniWorld, name: str, split: str, seed: int) -> A
     images never overlap), so the tables are filled in a fixed order for all of them.
     """
     pool_name, _ = POOLED[name]
-    pool = w.pools[pool_name].generate(seed)
+    pool = _draw(w.pools[pool_name], seed)
     columns = {"label": pool.labels, **pool.attrs}
     members = [n for n, (p, _) in POOLED.items() if p == pool_name]
     tables = [splits.MINI_TABLES[POOLED[n][1]] for n in members]

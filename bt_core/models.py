@@ -91,7 +91,9 @@ def mini_mobilenet() -> tuple[nn.Module, int]:
     """MobileNetV2 family: torchvision's own inverted residuals, with a narrow, short setting."""
     from torchvision.models.mobilenetv2 import MobileNetV2
 
-    setting = [[1, 16, 1, 1], [4, 24, 1, 2], [4, 32, 1, 2], [4, 48, 1, 1]]
+    # Expansion 2 instead of 4: same stages and resolutions, about twice the training speed on a
+    # CPU (measured 3,681 vs 1,711 images/s, batch 256, 2 threads), close to mini_resnet's.
+    setting = [[1, 16, 1, 1], [2, 24, 1, 2], [2, 32, 1, 2], [2, 48, 1, 1]]
     net = MobileNetV2(width_mult=1.0, inverted_residual_setting=setting)
     # Drop the final 1x1 expansion to 1280 channels: far too wide for 32 px images on a CPU.
     return nn.Sequential(net.features[:-1], nn.AdaptiveAvgPool2d(1), nn.Flatten()), setting[-1][1]

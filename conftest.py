@@ -53,6 +53,11 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(1)      # the workers share the cores
     else:
         shutil.rmtree(config._bt_session.output_dir / ".rows", ignore_errors=True)
+        if (config.getoption("numprocesses", None) or 0) not in (0, 1):
+            # Workers start after this hook and inherit the environment: one OpenMP/MKL thread each,
+            # or idle pool threads spin on the cores the other worker needs.
+            for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ.setdefault(var, "1")
 
 
 @pytest.fixture(scope="session")

@@ -177,14 +177,19 @@ def _decoder(meta: dict[str, Any], image_size: int | None, train: bool):
     return CenterCropRGBImageDecoder((image_size, image_size), ratio=224 / 256), (image_size, image_size)
 
 
-def read_arrays(path: str | Path, *, image_size: int | None = None, workers: int = 2,
+def read_arrays(path: str | Path, *, image_size: int | None = None, workers: int | None = None,
                 batch_size: int = 512) -> Arrays:
-    """Decode a whole .beton through FFCV's Loader into memory (small datasets, evaluation)."""
+    """Decode a whole .beton through FFCV's Loader into memory (small datasets, evaluation).
+
+    ``workers`` defaults to torch's thread count because FFCV's Loader sets torch's thread count to
+    its own worker count: a pytest-xdist worker pinned to one thread stays at one.
+    """
+    import torch
     from ffcv.loader import Loader, OrderOption
 
     meta = read_meta(path)
     decoder, _ = _decoder(meta, image_size, train=False)
-    loader = Loader(str(path), batch_size=batch_size, num_workers=workers,
+    loader = Loader(str(path), batch_size=batch_size, num_workers=workers or torch.get_num_threads(),
                     order=OrderOption.SEQUENTIAL, drop_last=False,
                     pipelines=_pipelines(meta, [decoder]))
     chunks: list[list[np.ndarray]] = [[] for _ in range(2 + len(meta["attributes"]))]

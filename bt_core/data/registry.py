@@ -71,8 +71,7 @@ def dataset_path(ctx: "Context", name: str, split: str, seed: int) -> Path:
     elif name in POOLED:
         pool_name, table = POOLED[name]
         # The test split is shared by every dataset of a pool, so it is one entry, decoded once.
-        members = [splits.MINI_TABLES[t] for p, t in POOLED.values() if p == pool_name]
-        which = {"tables": [str(t.counts) for t in members]} if split == "test" else \
+        which = {"tables": [str(t.counts) for t in _pool_tables(pool_name)]} if split == "test" else \
             {"table": table, "counts": str(splits.MINI_TABLES[table].counts)}
         spec = {"what": "pooled", "pool": w.pools[pool_name].describe(), **which,
                 "test_per_group": ctx.scale.test_per_group, "split": split, "seed": seed}
@@ -112,6 +111,11 @@ def prepared_path(ctx: "Context", name: str, split: str) -> Path:
     return path
 
 
+def _pool_tables(pool_name: str) -> list[splits.GroupTable]:
+    """The group tables cut from one pool, in the fixed order they are filled."""
+    return [splits.MINI_TABLES[table] for pool, table in POOLED.values() if pool == pool_name]
+
+
 @lru_cache(maxsize=8)
 def _draw(pool: AttributePool, seed: int) -> Arrays:
     """Every split of a pool is cut from the same draw, so it is drawn once per process."""
@@ -128,7 +132,7 @@ def _pooled(ctx: "Context", w: MiniWorld, name: str, split: str, seed: int) -> A
     pool = _draw(w.pools[pool_name], seed)
     columns = {"label": pool.labels, **pool.attrs}
     members = [n for n, (p, _) in POOLED.items() if p == pool_name]
-    tables = [splits.MINI_TABLES[POOLED[n][1]] for n in members]
+    tables = _pool_tables(pool_name)
     keys = ("label", w.pools[pool_name].attribute)
     test = splits.GroupTable(f"{pool_name}_test", "balanced test split of this suite", keys,
                              {(y, a): ctx.scale.test_per_group for y in (0, 1) for a in (0, 1)})

@@ -47,17 +47,13 @@ def pytest_configure(config: pytest.Config) -> None:
                                            .get("workerid", "main"), command=["pytest", *sys.argv[1:]])
     except BTError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if _is_worker(config):
-        import torch
-
-        torch.set_num_threads(1)      # the workers share the cores
-    else:
+    if not _is_worker(config):
         shutil.rmtree(config._bt_session.output_dir / ".rows", ignore_errors=True)
         if (config.getoption("numprocesses", None) or 0) not in (0, 1):
-            # Workers start after this hook and inherit the environment: one OpenMP/MKL thread each,
-            # or idle pool threads spin on the cores the other worker needs.
-            for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ.setdefault(var, "1")
+            # Each worker builds its models on the scale's thread count (bt_core.train.pinned_threads),
+            # so two workers oversubscribe the cores: idle OpenMP threads must sleep, not spin on the
+            # core the other worker needs. Workers start after this hook and inherit the environment.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture(scope="session")

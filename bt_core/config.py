@@ -76,6 +76,7 @@ class Scale:
     transfer_by_target: dict[str, dict[str, TrainConfig]] = field(default_factory=dict)
     source_by_data: dict[str, TrainConfig] = field(default_factory=dict)  # else ``source``
     notes: dict[str, str] = field(default_factory=dict)
+    threads: int | None = None        # CPU threads every model is built with (None: torch's default)
 
     def train_config(self, mode: str, target: str | None = None) -> TrainConfig:
         if mode not in self.transfer:
@@ -135,6 +136,10 @@ def _mini() -> Scale:
         trigger_fraction=0.5,
         loader="memory",
         fixed_impl="linear-probe",
+        # Fixed so that a one-process run, pytest-xdist workers and a run after tests that decoded
+        # on one FFCV worker train the same models: at one thread instead of two, two borderline
+        # verdicts of the suite flipped (backdoor_full shapes4, natural_biases full chain-link).
+        threads=2,
         targets=("shapes12", "shapes4", "shapes8"),
         probes=_probes(trigger, stencil_size=0.4),
         # 2% of the superclass (30 images) was too few for the mini source to learn the trigger

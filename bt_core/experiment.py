@@ -23,7 +23,7 @@ from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
 from .data.beton import Arrays, read_arrays, read_columns, read_meta
 from .errors import ConfigError
 from .models import create_model, for_transfer, load_checkpoint, save_checkpoint
-from .train import extract_features, predict, refresh_batchnorm, train
+from .train import extract_features, pinned_threads, predict, refresh_batchnorm, train
 from .triggers import Trigger, make_trigger, select
 
 TRIGGER_SEED = 10          # the paper's code draws triggered images with default_rng(seed=10)
@@ -126,6 +126,15 @@ class Context:
                              trigger_indices=trigger_indices, flip=flip)
 
     # --- models --------------------------------------------------------------------------
+    def _cached(self, kind: str, key: dict[str, Any], build: Callable[[Path], None]) -> Path:
+        """A cache entry built on the scale's thread count, whatever the process set before
+        (pytest-xdist workers, FFCV loaders and earlier tests all change it)."""
+        def pinned(folder: Path) -> None:
+            with pinned_threads(self.scale.threads):
+                build(folder)
+
+        return self.cache.get(kind, key, pinned)
+
     def source_model(self, spec: SourceSpec, seed: int):
         """Train (or load from the cache) a source model."""
         entry, key, num_classes = self._source_entry(spec, seed)
@@ -143,7 +152,7 @@ class Context:
         num_classes = meta["num_classes"]
         key = {"what": "source", "scale": self.scale.name, "arch": arch, "data": data,
                "data_key": meta["info"], "trigger": self.scale.trigger if spec.trigger_fraction else None,
-               "fraction": spec.trigger_fraction, "seed": seed, "train": cfg}
+               "fraction": spec.trigger_fraction, "seed": seed, "train": cfg, "threads": self.scale.threads}
 
         def build(folder: Path) -> None:
             trigger, chosen = None, None
@@ -160,7 +169,7 @@ class Context:
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch, **key})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
-        return self.cache.get("source", key, build), key, num_classes
+        return self._cached("source", key, build), key, num_classes
 
     def _evaluation(self, model_entry: Path, arch: str, test_path: Path, seed: int,
                     info: dict[str, Any]) -> Evaluation:
@@ -184,7 +193,7 @@ class Context:
 
             spec = {"model": model_entry.name, "kind": model_entry.parent.name, "test": meta["info"],
                     "probe": [probe.name, probe.trigger]}
-            return np.load(self.cache.get("predictions", spec, build) / "preds.npy")
+            return np.load(self._cached("predictions", spec, build) / "preds.npy")
 
         columns = read_columns(test_path)
         labels = columns.pop("label")
@@ -207,7 +216,8 @@ class Context:
         key = {"what": "transfer", "scale": self.scale.name, "source": source_key, "arch": arch,
                "target": target, "target_key": meta["info"], "mode": mode, "seed": seed, "train": cfg,
                "target_trigger_fraction": target_trigger_fraction,
-               "trigger": self.scale.trigger if target_trigger_fraction else None}
+               "trigger": self.scale.trigger if target_trigger_fraction else None,
+               "threads": self.scale.threads}
 
         def build(folder: Path) -> None:
             trigger, chosen = None, None
@@ -236,7 +246,7 @@ class Context:
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
-        entry = self.cache.get("transfer", key, build)
+        entry = self._cached("transfer", key, build)
         history = json.loads((entry / "history.json").read_text())
         return self._evaluation(entry, arch, test_path, seed,
                                 {"train_wall_s": history["wall_s"],

@@ -7,8 +7,9 @@ loss that says where it happened.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol
+from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -24,6 +25,24 @@ class Batches(Protocol):
 
     def __len__(self) -> int: ...
     def __iter__(self): ...
+
+
+@contextmanager
+def pinned_threads(threads: int | None) -> Iterator[None]:
+    """Run the block on exactly ``threads`` CPU threads (None: leave torch's setting alone).
+
+    CPU kernels split their float reductions by thread count, so the same seed trained on one
+    thread and on two gives different models; the count is part of what produced a model.
+    """
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from .config import Scale
 from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
 from .data.beton import Arrays, read_arrays, read_columns, read_meta
 from .errors import ConfigError
-from .models import create_model, for_transfer, load_checkpoint, save_checkpoint
+from .models import create_model, fingerprint, for_transfer, load_checkpoint, save_checkpoint
 from .train import extract_features, pinned_threads, predict, refresh_batchnorm, train
 from .triggers import Trigger, make_trigger, select
 
@@ -150,8 +150,9 @@ class Context:
         path = self.dataset(data, "train", seed)
         meta = read_meta(path)
         num_classes = meta["num_classes"]
-        key = {"what": "source", "scale": self.scale.name, "arch": arch, "data": data,
-               "data_key": meta["info"], "trigger": self.scale.trigger if spec.trigger_fraction else None,
+        key = {"what": "source", "scale": self.scale.name, "arch": arch, "arch_def": fingerprint(arch),
+               "data": data, "data_key": meta["info"],
+               "trigger": self.scale.trigger if spec.trigger_fraction else None,
                "fraction": spec.trigger_fraction, "seed": seed, "train": cfg, "threads": self.scale.threads}
 
         def build(folder: Path) -> None:
@@ -214,6 +215,7 @@ class Context:
         meta = read_meta(train_path)
         source_key = None if source is None else self._source_entry(source, seed)[1]
         key = {"what": "transfer", "scale": self.scale.name, "source": source_key, "arch": arch,
+               "arch_def": fingerprint(arch),
                "target": target, "target_key": meta["info"], "mode": mode, "seed": seed, "train": cfg,
                "target_trigger_fraction": target_trigger_fraction,
                "trigger": self.scale.trigger if target_trigger_fraction else None,

@@ -167,6 +167,20 @@ def test_damaged_entry_is_rebuilt_with_a_warning(tmp_path, damage):
     assert (entry / "payload.txt").read_text() == "made"
 
 
+def test_entry_damaged_after_it_was_checked_is_rebuilt(tmp_path):
+    """The cache skips re-hashing files it has checked, but only while their size and mtime hold."""
+    cache = Cache(tmp_path)
+    entry = cache.get("k", {"a": 1}, _build)
+    assert cache.get("k", {"a": 1}, _build) == entry            # checked and remembered
+    payload = entry / "payload.txt"
+    stat = payload.stat()
+    payload.write_text("mode")                                    # same size, other bytes
+    os.utime(payload, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    with pytest.warns(CacheWarning, match="payload.txt does not match its recorded digest"):
+        cache.get("k", {"a": 1}, _build)
+    assert payload.read_text() == "made"
+
+
 def test_interrupted_build_is_not_an_entry(tmp_path):
     cache = Cache(tmp_path)
     def crash(folder):

@@ -62,3 +62,17 @@ def test_perf_reports_loader_ratios(tmp_path):
     loaders = json.loads(out.read_text())["loaders"]
     assert loaders["ffcv_img_s"] > 0 and loaders["torch_img_s"] > 0
     assert loaders["ffcv_over_torch"] == pytest.approx(loaders["ffcv_img_s"] / loaders["torch_img_s"])
+
+
+def test_perf_times_every_architecture_of_the_sweep_against_the_default():
+    import torch
+
+    from benchmark.perf import measure_architectures
+    from bt_core.config import get_scale
+
+    scale = get_scale("mini")
+    out = measure_architectures(torch.device("cpu"), batch_size=8, steps=1)
+    assert {f"{a}_img_s" for a in scale.architectures} <= set(out)
+    for arch in scale.architectures[1:]:
+        ratio = out[f"{arch}_img_s"] / out[f"{scale.arch}_img_s"]
+        assert out[f"{arch}_over_{scale.arch}"] == pytest.approx(ratio)

@@ -1,6 +1,7 @@
-"""Every model is built on the scale's thread count, whatever the process set before: CPU kernels
-split float reductions by thread count, so a model trained on one thread differs from one trained
-on two, and a borderline verdict could differ between a one-process and a pytest-xdist run."""
+"""What makes a cached model what it is, beyond its seed and recipe: the thread count it was built
+on (CPU kernels split float reductions by thread count, so a model trained on one thread differs
+from one trained on two, and a borderline verdict could differ between a one-process and a
+pytest-xdist run) and the layers of its architecture."""
 from dataclasses import replace
 
 import torch
@@ -8,6 +9,7 @@ import torch
 from bt_core.cache import Cache
 from bt_core.config import get_scale
 from bt_core.experiment import Context
+from bt_core.models import MINI, fingerprint, mini_vgg
 from bt_core.train import pinned_threads
 
 
@@ -34,3 +36,15 @@ def test_cache_entries_are_built_on_the_scales_thread_count(tmp_path):
     finally:
         torch.set_num_threads(before)
 
+
+
+def test_an_architecture_redefined_under_its_name_gets_another_fingerprint(monkeypatch):
+    before = fingerprint("mini_vgg")
+    with monkeypatch.context() as patch:
+        patch.setitem(MINI, "mini_vgg", lambda: mini_vgg(widths=(8, 16, 48)))
+        fingerprint.cache_clear()
+        redefined = fingerprint("mini_vgg")
+    fingerprint.cache_clear()
+    assert redefined != before
+    assert fingerprint("mini_vgg") == before
+    assert len({fingerprint(arch) for arch in MINI}) == len(MINI)

@@ -64,6 +64,21 @@ def _check_color(color) -> tuple[int, int, int]:
     return tuple(int(c) for c in values)
 
 
+def checked_indices(indices: "np.ndarray | list[int]", n: int, what: str = "selection") -> np.ndarray:
+    """``indices`` as int64 positions among ``n`` samples. numpy would wrap a negative index onto
+    another sample and raise a bare IndexError past the end; FFCV's pipeline would skip it."""
+    indices = np.asarray(indices)
+    if len(indices) == 0:
+        return indices.astype(np.int64)
+    if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
+        raise TriggerError(f"{what} has dtype {indices.dtype} and shape {indices.shape}: expected a "
+                           f"boolean mask of shape ({n},) or 1-d integer indices")
+    bad = indices[(indices < 0) | (indices >= n)]
+    if len(bad):
+        raise TriggerError(f"{what} index {int(bad[0])} is out of range: expected indices in [0, {n})")
+    return indices.astype(np.int64)
+
+
 def apply_planes(images: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The one trigger kernel: ``clip(rint(x * w + b), 0, 255)`` on a uint8 NHWC batch.
 
@@ -113,10 +128,11 @@ class Trigger:
                 raise TriggerError(f"selection mask has shape {selected.shape}, "
                                    f"expected ({len(images)},)")
             selected = np.flatnonzero(selected)
+        else:
+            selected = checked_indices(selected, len(images))
         if len(selected):
             out[selected] = apply_planes(images[selected], w, b)
         return out
-
 
     def apply_torch(self, images: "torch.Tensor", selected: "torch.Tensor | None" = None) -> "torch.Tensor":
         """The same map on a uint8 NCHW torch batch (any device), for in-memory training and

@@ -68,3 +68,28 @@ def test_unreadable_stencil_file(tmp_path):
     bad.write_bytes(b"not a png")
     with pytest.raises(TriggerError, match="is not a readable image"):
         stencil(str(bad)).planes(8, 8)
+
+
+@pytest.mark.parametrize("selection, message", [
+    (np.array([0, -1]), r"selection index -1 is out of range: expected indices in \[0, 2\)"),
+    (np.array([2]), r"selection index 2 is out of range: expected indices in \[0, 2\)"),
+    (np.array([0.0, 1.0]), r"selection has dtype float64 and shape \(2,\): expected a boolean mask"),
+    (np.array([[0, 1]]), r"selection has dtype int64 and shape \(1, 2\)"),
+], ids=["negative", "past-the-end", "float", "2-d"])
+def test_index_selection_out_of_range_or_malformed(selection, message):
+    with pytest.raises(TriggerError, match=message):
+        square().apply(IMAGES, selection)
+
+
+def test_trigger_indices_past_the_dataset_are_refused_by_both_loaders(tmp_path):
+    from bt_core.data.batches import MemoryBatches
+    from bt_core.data.beton import Arrays, stream, write_arrays
+
+    data = Arrays(np.zeros((4, 8, 8, 3), np.uint8), np.arange(4) % 2, {}, 2)
+    with pytest.raises(TriggerError, match=r"trigger_indices index -1 is out of range: expected indices in \[0, 4\)"):
+        MemoryBatches(data, batch_size=2, train=False, seed=0, device=torch.device("cpu"), trigger=square(),
+                      trigger_indices=[-1])
+    path = write_arrays(tmp_path / "d.beton", data)
+    with pytest.raises(TriggerError, match=r"trigger_indices index 4 is out of range: expected indices in \[0, 4\)"):
+        stream(path, batch_size=2, image_size=None, train=False, seed=0, device="cpu", trigger=square(),
+               trigger_indices=[1, 4], workers=1)

@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..triggers import Trigger
+from ..triggers import Trigger, checked_indices
 from .beton import Arrays, read_meta, stream
 
 
@@ -27,7 +27,8 @@ class MemoryBatches:
         self.generator = torch.Generator().manual_seed(seed)
         mask = np.zeros(len(data), bool)
         if trigger is not None:
-            mask[slice(None) if trigger_indices is None else np.asarray(trigger_indices, np.int64)] = True
+            mask[slice(None) if trigger_indices is None else
+                 checked_indices(trigger_indices, len(data), "trigger_indices")] = True
         self.trigger_mask = torch.from_numpy(mask).to(device)
         self.num_samples = len(data)
 

@@ -214,6 +214,7 @@ def stream(path: str | Path, *, batch_size: int, image_size: int | None, train: 
     from ffcv.loader import Loader, OrderOption
     from ffcv.transforms import RandomHorizontalFlip, Squeeze, ToDevice, ToTensor, ToTorchImage
 
+    from ..triggers import checked_indices
     from .ffcv_ops import ApplyTrigger
 
     meta = read_meta(path)
@@ -223,7 +224,8 @@ def stream(path: str | Path, *, batch_size: int, image_size: int | None, train: 
     if flip and train:
         image_ops.append(RandomHorizontalFlip())
     if trigger is not None:
-        chosen = None if trigger_indices is None else np.asarray(list(trigger_indices))
+        chosen = None if trigger_indices is None else checked_indices(
+            list(trigger_indices), meta["num_samples"], "trigger_indices")
         image_ops.append(ApplyTrigger(trigger, chosen, h, w))
     image_ops += [ToTensor(), ToDevice(device, non_blocking=True), ToTorchImage()]
     pipes = _pipelines(meta, image_ops)

@@ -6,7 +6,7 @@
 - transfer: the paper's FIXED mode versus the linear-probe mode on the same source and target,
   wall time and ratio;
 - training: the mini source model's wall time and images/s;
-- architectures: SGD steps per second of each mini architecture of the sweep on the same batch, on
+- architectures: one training epoch of each mini architecture of the sweep on the same images, on
   the scale's thread count, as images/s and as a ratio to the default architecture.
 Nothing is read from the artifact cache: every figure is measured fresh.
 """
@@ -98,30 +98,22 @@ def measure_training(cache_dir: Path, device: torch.device) -> dict[str, float]:
     return out
 
 
-def measure_architectures(device: torch.device, *, batch_size: int, steps: int = 20) -> dict[str, float]:
-    from bt_core.config import get_scale
+def measure_architectures(data, device: torch.device, *, batch_size: int) -> dict[str, float]:
+    """One epoch of the suite's own trainer per architecture of the sweep, on the same images."""
+    from bt_core.config import TrainConfig, get_scale
+    from bt_core.data.batches import MemoryBatches
     from bt_core.models import create_model
-    from bt_core.train import pinned_threads
+    from bt_core.train import pinned_threads, train
 
     scale = get_scale("mini")
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (batch_size, 3, 32, 32), generator=gen, dtype=torch.uint8).to(device)
-    y = torch.randint(0, 10, (batch_size,), generator=gen).to(device)
+    cfg = TrainConfig(epochs=1, batch_size=batch_size, lr=0.01, peak_epoch=0)
     out: dict[str, float] = {}
     with pinned_threads(scale.threads):
         for arch in scale.architectures:
-            model = create_model(arch, 10).to(device).train()
-            opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-            for step in range(steps + 3):                    # three untimed warm-up steps
-                if step == 3:
-                    start = time.perf_counter()
-                loss = torch.nn.functional.cross_entropy(model(x), y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            out[f"{arch}_img_s"] = steps * batch_size / (time.perf_counter() - start)
+            torch.manual_seed(0)
+            model = create_model(arch, data.num_classes)
+            batches = MemoryBatches(data, batch_size=batch_size, train=True, seed=0, device=device)
+            out[f"{arch}_img_s"] = train(model, batches, cfg, device=device, seed=0).images_per_s
     for arch in scale.architectures[1:]:
         out[f"{arch}_over_{scale.arch}"] = out[f"{arch}_img_s"] / out[f"{scale.arch}_img_s"]
     return out
@@ -161,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             with console.status("timing training and transfer (fresh cache)..."):
                 results["training"] = measure_training(Path(tmp) / "cache", device)
             with console.status("timing the architectures of the sweep..."):
-                results["architectures"] = measure_architectures(device, batch_size=args.batch_size)
+                results["architectures"] = measure_architectures(data, device, batch_size=args.batch_size)
     table = Table(title=f"benchmark perf on {device} ({args.images} images of 32 px, batch {args.batch_size})")
     table.add_column("measure")
     table.add_column("value", justify="right")

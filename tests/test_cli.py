@@ -69,9 +69,11 @@ def test_perf_times_every_architecture_of_the_sweep_against_the_default():
 
     from benchmark.perf import measure_architectures
     from bt_core.config import get_scale
+    from bt_core.data.synthetic import mini_world
 
     scale = get_scale("mini")
-    out = measure_architectures(torch.device("cpu"), batch_size=8, steps=1)
+    data = mini_world(n_source=64).source.generate("train", 0)
+    out = measure_architectures(data, torch.device("cpu"), batch_size=16)
     assert {f"{a}_img_s" for a in scale.architectures} <= set(out)
     for arch in scale.architectures[1:]:
         ratio = out[f"{arch}_img_s"] / out[f"{scale.arch}_img_s"]

@@ -182,7 +182,7 @@ def read_arrays(path: str | Path, *, image_size: int | None = None, workers: int
     """Decode a whole .beton through FFCV's Loader into memory (small datasets, evaluation).
 
     ``workers`` defaults to torch's thread count because FFCV's Loader sets torch's thread count to
-    its own worker count: decoding then leaves the caller's setting as it found it.
+    its own worker count: with the default, decoding leaves the caller's setting as it found it.
     """
     import torch
     from ffcv.loader import Loader, OrderOption

@@ -140,6 +140,17 @@ def test_same_data_same_bytes(tmp_path):
     assert a.read_bytes() == b.read_bytes()
 
 
+def test_raw_decode_is_exact_and_leaves_ffcv_compiling(tmp_path):
+    """Raw images decode through an interpreted FFCV pipeline; the bytes must be the written ones,
+    and pipelines built afterwards (the paper scale's streaming loaders) must be compiled again."""
+    from ffcv.pipeline.compiler import Compiler
+
+    data = _tiny()
+    back = read_arrays(write_arrays(tmp_path / "a.beton", data))
+    assert np.array_equal(back.images, data.images) and np.array_equal(back.labels, data.labels)
+    assert Compiler.is_enabled
+
+
 # --- the artifact cache -----------------------------------------------------------------------
 
 def _build(folder):

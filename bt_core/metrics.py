@@ -117,7 +117,8 @@ def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], floa
 
 @dataclass(frozen=True)
 class SeedSummary:
-    """A metric over seeds: mean, a t-based confidence interval, and a one-sided test of mean > 0."""
+    """A metric over seeds: mean, a t-based confidence interval, and one-sided tests of mean > 0
+    and of mean < 0."""
 
     n: int
     mean: float
@@ -125,10 +126,11 @@ class SeedSummary:
     ci_low: float
     ci_high: float
     p_greater: float
+    p_less: float
 
     def as_dict(self) -> dict:
         return dict(n=self.n, mean=self.mean, std=self.std, ci_low=self.ci_low,
-                    ci_high=self.ci_high, p_greater=self.p_greater)
+                    ci_high=self.ci_high, p_greater=self.p_greater, p_less=self.p_less)
 
 
 def summarize(values: Sequence[float], level: float = 0.95) -> SeedSummary:
@@ -136,7 +138,7 @@ def summarize(values: Sequence[float], level: float = 0.95) -> SeedSummary:
 
     With few seeds a bootstrap is degenerate, so the interval is Student-t. ``p_greater`` is the
     one-sided p-value of H0: mean <= 0 (used on paired differences, e.g. triggered minus clean
-    source ASR). NaN or infinite values (a metric undefined for that seed) are an error, not dropped.
+    source ASR), ``p_less`` that of H0: mean >= 0. NaN or infinite values (a metric undefined for that seed) are an error, not dropped.
     """
     from scipy import stats
 
@@ -145,12 +147,11 @@ def summarize(values: Sequence[float], level: float = 0.95) -> SeedSummary:
         raise ConfigError(f"summarize needs finite values, got {values.tolist()}")
     n, mean = len(values), float(values.mean())
     if n == 1:
-        return SeedSummary(1, mean, math.nan, math.nan, math.nan, math.nan)
+        return SeedSummary(1, mean, math.nan, math.nan, math.nan, math.nan, math.nan)
     std = float(values.std(ddof=1))
     sem = std / math.sqrt(n)
     if sem == 0.0:
-        p = 0.0 if mean > 0 else 1.0
-        return SeedSummary(n, mean, std, mean, mean, p)
+        return SeedSummary(n, mean, std, mean, mean, 0.0 if mean > 0 else 1.0, 0.0 if mean < 0 else 1.0)
     half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sem
-    p = float(stats.t.sf(mean / sem, n - 1))
-    return SeedSummary(n, mean, std, mean - half, mean + half, p)
+    return SeedSummary(n, mean, std, mean - half, mean + half, float(stats.t.sf(mean / sem, n - 1)),
+                       float(stats.t.cdf(mean / sem, n - 1)))

@@ -6,6 +6,10 @@ from bt_core.claims import asr
 
 pytestmark = pytest.mark.paper
 DEBIAS_FRACTION = 0.1
+# "No gap" is read as a gap significantly below 5 ASR points, a tenth to a third of the planted
+# fixed-feature gaps of Fig. 1-4; a one-sided test that merely fails to find a gap would pass on
+# noisy seeds and fail a consistent one of a point or two (0.021, 0.019, 0.014 in one measured run).
+GONE_BELOW = 0.05
 
 
 def _debiased_gap(bt, target, mode):
@@ -23,7 +27,7 @@ def test_fixed_feature_gap_survives_a_debiased_target(bt, check, target):
 
 
 def test_full_network_gap_vanishes_on_a_debiased_target(bt, check, target):
-    check(metric="ASR triggered − clean source", expect="not-greater",
+    check(metric="ASR triggered − clean source", expect="below", threshold=GONE_BELOW,
           values=_debiased_gap(bt, target, "full"),
           context={"source": "triggered vs clean", "target": f"{target} +10% trigger", "mode": "full"})
 

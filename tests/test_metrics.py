@@ -78,9 +78,17 @@ def test_summary_is_a_t_interval_and_one_sided_test():
     assert s.p_greater == pytest.approx(stats.ttest_1samp(values, 0.0, alternative="greater").pvalue)
 
 
+def test_summary_tests_both_directions():
+    values = [-0.2, -0.1, -0.25]
+    s = metrics.summarize(values)
+    assert s.p_less == pytest.approx(stats.ttest_1samp(values, 0.0, alternative="less").pvalue)
+    assert s.p_less + s.p_greater == pytest.approx(1.0)
+
+
 def test_summary_edge_cases():
-    assert math.isnan(metrics.summarize([0.5]).p_greater)
-    assert metrics.summarize([0.2, 0.2]).p_greater == 0.0
+    assert math.isnan(metrics.summarize([0.5]).p_greater) and math.isnan(metrics.summarize([0.5]).p_less)
+    assert metrics.summarize([0.2, 0.2]).p_greater == 0.0 and metrics.summarize([0.2, 0.2]).p_less == 1.0
+    assert metrics.summarize([0.0, 0.0]).p_greater == 1.0 and metrics.summarize([0.0, 0.0]).p_less == 1.0
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ConfigError, match="finite values"):
             metrics.summarize([0.1, bad])
@@ -98,3 +106,24 @@ def test_attribute_gap_measures_leaning_on_the_attribute_not_class_collapse():
     assert attribute_accuracy_gap(Evaluation(labels, {"clean": collapsed}, {"male": male}, 2), "male") == 0.0
     half = np.array([0, 0, 0, 1, 1, 1, 1, 1])            # one old man wrong
     assert attribute_accuracy_gap(Evaluation(labels, {"clean": half}, {"male": male}, 2), "male") == 0.25
+
+
+@pytest.mark.parametrize("values, gone", [
+    ([0.021, 0.019, 0.014], True),     # a consistent gap of under two points: gone
+    ([0.0, -0.034, -0.001], True),
+    ([0.3, -0.3, 0.01], False),        # noisy seeds: no evidence the gap is gone
+    ([0.06, 0.07, 0.065], False),      # consistent, but above the margin
+])
+def test_a_gap_is_gone_only_when_significantly_below_the_margin(values, gone):
+    from bt_core.claims import judge
+
+    verdict = judge("c", "debiased_target", "gap", values, expect="below", threshold=0.05)
+    assert verdict.passed is gone
+    assert all("not significantly below the margin 0.05" in f for f in verdict.failures)
+
+
+def test_an_unknown_expectation_is_an_error():
+    from bt_core.claims import judge
+
+    with pytest.raises(ValueError, match="expect='not-greater': expected 'greater' or 'below'"):
+        judge("c", "x", "m", [0.1, 0.2], expect="not-greater")

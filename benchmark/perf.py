@@ -3,6 +3,8 @@
 - loaders: FFCV's Loader with the trigger inside the pipeline, torch's DataLoader over the same
   uint8 images with the same kernel per sample, and the in-memory batches of the mini scale;
   images/s and their ratios (first FFCV pass reported apart: it is mostly numba compiling);
+- decoding a whole .beton into memory (the mini scale's one pass per dataset): FFCV's pipeline
+  compiled by numba versus interpreted, seconds per dataset and their ratio;
 - transfer: the paper's FIXED mode versus the linear-probe mode on the same source and target,
   wall time and ratio;
 - training: the mini source model's wall time and images/s;
@@ -73,6 +75,23 @@ def measure_loaders(path: Path, trigger, chosen: np.ndarray, *, batch_size: int,
     return {"ffcv_first_pass_s": first_wall, "ffcv_first_pass_img_s": first_ips, "ffcv_img_s": ffcv_ips,
             "torch_img_s": torch_ips, "memory_img_s": memory_ips, "ffcv_over_torch": ffcv_ips / torch_ips,
             "memory_over_torch": memory_ips / torch_ips}
+
+
+def measure_decode(path: Path, repeats: int = 3) -> dict[str, float]:
+    """Seconds per whole-dataset decode, compiled and interpreted pipelines alternating; one
+    compiled decode first, untimed, pays numba's once-per-process compiles as the suite does."""
+    from bt_core.data.beton import read_arrays
+
+    read_arrays(path, compiled=True)
+    walls: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(repeats):
+        for compiled in (True, False):
+            start = time.perf_counter()
+            read_arrays(path, compiled=compiled)
+            walls[compiled].append(time.perf_counter() - start)
+    out = {"decode_compiled_s": float(np.mean(walls[True])), "decode_interpreted_s": float(np.mean(walls[False]))}
+    out["decode_compiled_over_interpreted"] = out["decode_compiled_s"] / out["decode_interpreted_s"]
+    return out
 
 
 def measure_training(cache_dir: Path, device: torch.device) -> dict[str, float]:
@@ -149,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         with console.status("timing loaders..."):
             results["loaders"] = measure_loaders(path, trigger, chosen, batch_size=args.batch_size,
                                                  workers=args.workers, epochs=args.epochs, device=device)
+        with console.status("timing whole-dataset decoding..."):
+            results["loaders"].update(measure_decode(path))
         if not args.skip_training:
             with console.status("timing training and transfer (fresh cache)..."):
                 results["training"] = measure_training(Path(tmp) / "cache", device)

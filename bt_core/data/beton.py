@@ -197,11 +197,12 @@ def _jit(enabled: bool) -> Iterator[None]:
 
 
 def read_arrays(path: str | Path, *, image_size: int | None = None, workers: int | None = None,
-                batch_size: int = 512) -> Arrays:
+                batch_size: int = 512, compiled: bool | None = None) -> Arrays:
     """Decode a whole .beton through FFCV's Loader into memory (small datasets, evaluation).
 
     ``workers`` defaults to torch's thread count because FFCV's Loader sets torch's thread count to
     its own worker count: with the default, decoding leaves the caller's setting as it found it.
+    ``compiled=None`` compiles the pipeline for JPEG images only (see :func:`_jit`).
     """
     import torch
     from ffcv.loader import Loader, OrderOption
@@ -209,7 +210,7 @@ def read_arrays(path: str | Path, *, image_size: int | None = None, workers: int
     meta = read_meta(path)
     decoder, _ = _decoder(meta, image_size, train=False)
     chunks: list[list[np.ndarray]] = [[] for _ in range(2 + len(meta["attributes"]))]
-    with _jit(meta["image_format"] != "raw"):
+    with _jit(meta["image_format"] != "raw" if compiled is None else compiled):
         loader = Loader(str(path), batch_size=batch_size, num_workers=workers or torch.get_num_threads(),
                         order=OrderOption.SEQUENTIAL, drop_last=False,
                         pipelines=_pipelines(meta, [decoder]))

@@ -89,7 +89,8 @@ def measure_decode(path: Path, repeats: int = 3) -> dict[str, float]:
             start = time.perf_counter()
             read_arrays(path, compiled=compiled)
             walls[compiled].append(time.perf_counter() - start)
-    out = {"decode_compiled_s": float(np.mean(walls[True])), "decode_interpreted_s": float(np.mean(walls[False]))}
+    out = {"decode_compiled_s": float(np.mean(walls[True])),
+           "decode_interpreted_s": float(np.mean(walls[False]))}
     out["decode_compiled_over_interpreted"] = out["decode_compiled_s"] / out["decode_interpreted_s"]
     return out
 

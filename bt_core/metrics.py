@@ -138,7 +138,8 @@ def summarize(values: Sequence[float], level: float = 0.95) -> SeedSummary:
 
     With few seeds a bootstrap is degenerate, so the interval is Student-t. ``p_greater`` is the
     one-sided p-value of H0: mean <= 0 (used on paired differences, e.g. triggered minus clean
-    source ASR), ``p_less`` that of H0: mean >= 0. NaN or infinite values (a metric undefined for that seed) are an error, not dropped.
+    source ASR), ``p_less`` that of H0: mean >= 0. NaN or infinite values (a metric undefined for
+    that seed) are an error, not dropped.
     """
     from scipy import stats
 

@@ -31,7 +31,8 @@ def table(verdicts: Sequence[dict[str, Any]], title: str) -> Table:
         t.add_row(v["claim"], params, str(c.get("source", "")), str(c.get("target", "")), str(c.get("mode", "")),
                   f"{v['metric']} ({v['expect']} {c.get('threshold', 0)})",
                   f"{_fmt(s['mean'])} [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]",
-                  _fmt(s.get("p_less") if v["expect"] == "below" else s["p_greater"], 4), base_txt, verdict)
+                  _fmt(s.get("p_less") if v["expect"] == "below" else s["p_greater"], 4),
+                  base_txt, verdict)
     return t
 
 
@@ -56,8 +57,8 @@ def write(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any])
         for v in verdicts:
             s, b = v["summary"], v.get("baseline") or {}
             w.writerow([v["claim"], v["check"], v["metric"], v["expect"], s["n"], s["mean"], s["ci_low"],
-                        s["ci_high"], s["p_greater"], s.get("p_less"), b.get("mean"), v.get("tolerance"), v["passed"],
-                        " | ".join(v["failures"])])
+                        s["ci_high"], s["p_greater"], s.get("p_less"), b.get("mean"), v.get("tolerance"),
+                        v["passed"], " | ".join(v["failures"])])
     paths.update(figures(outdir, verdicts, run))
     return paths
 

@@ -81,7 +81,7 @@ def shortfall(bt, request: pytest.FixtureRequest):
     """Mark this run as a known, measured shortfall of the mini scale: the check still runs and
     records its verdict, and the test is a strict xfail, so it fails the day the claim passes."""
     def known(table: dict[str, str]) -> None:
-        reason = table.get(request.node.callspec.id) if bt.scale.name == "mini" else None
+        reason = bt.known_shortfall(table, request.node.callspec.id)
         if reason:
             request.applymarker(pytest.mark.xfail(reason=f"mini scale: {reason}", strict=True))
 

@@ -10,13 +10,14 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from filelock import FileLock
 
 from . import baselines
 from .claims import Verdict, judge
+from .config import get_scale
 from .experiment import Context, Evaluation, SourceSpec
 
 ROWS_DIR = ".rows"
@@ -62,6 +63,14 @@ class Session:
         return self.ctx.transfer(source, target, mode, seed, **kw)
 
     # --- judging -----------------------------------------------------------------------------
+    def known_shortfall(self, table: Mapping[str, str], case_id: str) -> str | None:
+        """The measured reason ``case_id`` falls short at the mini scale, when this run repeats
+        that measurement (the scale's default seeds and architecture); any other run is a plain
+        check, since other seeds or another architecture can pass it."""
+        default = get_scale(self.scale.name)
+        repeats = self.scale.name == "mini" and self.seeds == default.seeds and self.arch == default.arch
+        return table.get(case_id) if repeats else None
+
     def check(self, *, case: str, check: str, claim: str, metric: str, values: Sequence[float],
               expect: str = "greater", threshold: float = 0.0, context: dict[str, Any] | None = None) -> Verdict:
         """Judge per-seed ``values``, compare with or record the baseline, and keep the row."""

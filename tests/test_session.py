@@ -84,3 +84,18 @@ def test_baseline_entry_that_is_not_an_object_is_a_clear_error(tmp_path, entry):
     path.write_text(json.dumps({"scale": "mini", "checks": {"c1": entry}}))
     with pytest.raises(BaselineError, match="'c1' in .*demo.json.* is malformed: expected an object"):
         _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m", values=[1, 2])
+
+
+def test_a_known_shortfall_stands_only_for_the_run_it_was_measured_on(tmp_path):
+    table = {"full-hat": "not significant with 3 seeds"}
+
+    def session(scale="mini", seeds=None, arch=None):
+        s = get_scale(scale)
+        s = s.with_overrides(arch=arch, seeds=seeds or s.seeds)
+        return Session(Context(s, Cache(tmp_path / "cache")), s.seeds, tmp_path / "b", tmp_path / "o")
+
+    assert session().known_shortfall(table, "full-hat") == "not significant with 3 seeds"
+    assert session().known_shortfall(table, "fixed-feature-hat") is None
+    assert session(seeds=(0, 1, 2, 3, 4)).known_shortfall(table, "full-hat") is None
+    assert session(arch="mini_vgg").known_shortfall(table, "full-hat") is None
+    assert session(scale="paper").known_shortfall(table, "full-hat") is None

@@ -111,9 +111,13 @@ def prepared_path(ctx: "Context", name: str, split: str) -> Path:
     return path
 
 
+def _pool_members(pool_name: str) -> list[str]:
+    """The datasets cut from one pool, in the fixed order their tables are filled."""
+    return [name for name, (pool, _) in POOLED.items() if pool == pool_name]
+
+
 def _pool_tables(pool_name: str) -> list[splits.GroupTable]:
-    """The group tables cut from one pool, in the fixed order they are filled."""
-    return [splits.MINI_TABLES[table] for pool, table in POOLED.values() if pool == pool_name]
+    return [splits.MINI_TABLES[POOLED[name][1]] for name in _pool_members(pool_name)]
 
 
 @lru_cache(maxsize=8)
@@ -131,7 +135,7 @@ def _pooled(ctx: "Context", w: MiniWorld, name: str, split: str, seed: int) -> A
     pool_name, _ = POOLED[name]
     pool = _draw(w.pools[pool_name], seed)
     columns = {"label": pool.labels, **pool.attrs}
-    members = [n for n, (p, _) in POOLED.items() if p == pool_name]
+    members = _pool_members(pool_name)
     tables = _pool_tables(pool_name)
     keys = ("label", w.pools[pool_name].attribute)
     test = splits.GroupTable(f"{pool_name}_test", "balanced test split of this suite", keys,

@@ -78,8 +78,9 @@ def check(bt, request: pytest.FixtureRequest):
 
 @pytest.fixture
 def shortfall(bt, request: pytest.FixtureRequest):
-    """Mark this run as a known, measured shortfall of the mini scale: the check still runs and
-    records its verdict, and the test is a strict xfail, so it fails the day the claim passes."""
+    """Mark a known, measured shortfall of the mini scale on the run it was measured on: the check
+    still runs and records its verdict, and the test is a strict xfail, so it fails the day the
+    claim passes (``Session.known_shortfall`` decides which runs repeat the measurement)."""
     def known(table: dict[str, str]) -> None:
         reason = bt.known_shortfall(table, request.node.callspec.id)
         if reason:

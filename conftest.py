@@ -13,6 +13,7 @@ from bt_core.errors import BTError, MissingDataError
 
 REPO = Path(__file__).resolve().parent
 MODES = ("fixed-feature", "full")
+SHORTFALL = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +70,9 @@ def check(bt, request: pytest.FixtureRequest):
     case = Path(str(request.node.fspath)).stem.removeprefix("test_")
 
     def judge(**kw):
+        known = request.node.stash.get(SHORTFALL, None)
+        if known:
+            kw["context"] = {**(kw.get("context") or {}), "known_shortfall": known}
         verdict = bt.check(case=case, claim=case, check=request.node.name, **kw)
         assert verdict.passed, "; ".join(verdict.failures)
         return verdict
@@ -84,6 +88,7 @@ def shortfall(bt, request: pytest.FixtureRequest):
     def known(table: dict[str, str]) -> None:
         reason = bt.known_shortfall(table, request.node.callspec.id)
         if reason:
+            request.node.stash[SHORTFALL] = reason
             request.applymarker(pytest.mark.xfail(reason=f"mini scale: {reason}", strict=True))
 
     return known

@@ -56,7 +56,7 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     verdicts, run = report.load(args.output)
     report.figures(args.output, verdicts, run)
     report.print_table(verdicts, run)
-    return 0 if all(v["passed"] for v in verdicts) else 1
+    return 1 if report.unexpected_failures(verdicts) else 0
 
 
 def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:

@@ -40,6 +40,21 @@ def test_report_prints_the_table_and_draws_the_figures(tmp_path):
     assert (out / "fig_frequency.png").stat().st_size > 0
 
 
+def test_a_known_shortfall_is_reported_as_such_and_does_not_fail_the_report(tmp_path):
+    out = tmp_path / "res"
+    out.mkdir()
+    known = _verdict("natural_biases", [0.2, 0.0], passed=False)
+    known["context"]["known_shortfall"] = "not significant with 3 seeds"
+    run = {"scale": "mini", "arch": "mini_resnet", "seeds": [0, 1], "commit": "abc"}
+    (out / "results.json").write_text(json.dumps({"run": run, "verdicts": [known]}))
+    proc = _run(["report", str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "FAIL (known)" in proc.stdout and "0/1 checks passed, 1 known shortfall" in proc.stdout
+    known["context"].pop("known_shortfall")
+    (out / "results.json").write_text(json.dumps({"run": run, "verdicts": [known]}))
+    assert _run(["report", str(out)], tmp_path).returncode == 1
+
+
 def test_report_on_a_folder_without_results_says_so(tmp_path):
     proc = _run(["report", str(tmp_path / "nothing")], tmp_path)
     assert proc.returncode != 0

@@ -16,16 +16,20 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None or x != x else f"{x:.{digits}f}"
 
 
+def _known_shortfall(v: dict[str, Any]) -> str:
+    """The recorded reason a check falls short on this run (conftest's ``shortfall``), or ''."""
+    return v["context"].get("known_shortfall", "")
+
+
 def unexpected_failures(verdicts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Failed checks that are not a recorded shortfall of the run (``known_shortfall`` in their
-    context): what makes a run fail."""
-    return [v for v in verdicts if not v["passed"] and not v["context"].get("known_shortfall")]
+    """Failed checks that are not a known shortfall of the run: what makes a run fail."""
+    return [v for v in verdicts if not v["passed"] and not _known_shortfall(v)]
 
 
 def _verdict_text(v: dict[str, Any]) -> str:
     if v["passed"]:
         return "[green]pass[/]"
-    return "[yellow]FAIL (known)[/]" if v["context"].get("known_shortfall") else "[red]FAIL[/]"
+    return "[yellow]FAIL (known)[/]" if _known_shortfall(v) else "[red]FAIL[/]"
 
 
 def table(verdicts: Sequence[dict[str, Any]], title: str) -> Table:
@@ -69,7 +73,7 @@ def write(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any])
             s, b = v["summary"], v.get("baseline") or {}
             w.writerow([v["claim"], v["check"], v["metric"], v["expect"], s["n"], s["mean"], s["ci_low"],
                         s["ci_high"], s["p_greater"], s.get("p_less"), b.get("mean"), v.get("tolerance"),
-                        v["passed"], v["context"].get("known_shortfall", ""), " | ".join(v["failures"])])
+                        v["passed"], _known_shortfall(v), " | ".join(v["failures"])])
     paths.update(figures(outdir, verdicts, run))
     return paths
 

@@ -55,6 +55,22 @@ def test_a_known_shortfall_is_reported_as_such_and_does_not_fail_the_report(tmp_
     assert _run(["report", str(out)], tmp_path).returncode == 1
 
 
+def test_summary_csv_has_both_p_values_and_the_known_shortfall(tmp_path):
+    import csv
+
+    from bt_core import report
+
+    known = _verdict("natural_biases", [0.2, 0.0], passed=False)
+    known["context"]["known_shortfall"] = "not significant with 3 seeds"
+    known["summary"]["p_less"] = 0.9
+    run = {"scale": "mini", "arch": "mini_resnet", "seeds": [0, 1], "commit": "abc"}
+    paths = report.write(tmp_path, [_verdict("backdoor_fixed", [0.4, 0.4]), known], run)
+    rows = {r["claim"]: r for r in csv.DictReader(open(paths["summary"]))}
+    assert rows["natural_biases"]["known_shortfall"] == "not significant with 3 seeds"
+    assert rows["natural_biases"]["p_less"] == "0.9" and rows["natural_biases"]["passed"] == "False"
+    assert rows["backdoor_fixed"]["known_shortfall"] == "" and rows["backdoor_fixed"]["passed"] == "True"
+
+
 def test_report_on_a_folder_without_results_says_so(tmp_path):
     proc = _run(["report", str(tmp_path / "nothing")], tmp_path)
     assert proc.returncode != 0

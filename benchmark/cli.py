@@ -1,8 +1,10 @@
-"""``python -m benchmark``: the reproduction, its report, backbone comparison, performance
-measurement and conversion of the paper's datasets. Every sub-command runs the same ``bt_core`` code the cases use."""
+"""``python -m benchmark``: the reproduction, its report, the seeds its checks need, backbone
+comparison, performance measurement and conversion of the paper's datasets. Every sub-command runs
+the same ``bt_core`` code the cases use."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -46,12 +48,20 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     return int(pytest.main(argv))
 
 
+def _finished_run(output: Path) -> bool:
+    from bt_core import report
+
+    if (output / report.RESULTS_JSON).is_file():
+        return True
+    print(f"no {report.RESULTS_JSON} in {output}: expected the output folder of a finished run "
+          "(benchmark/bt run writes bt-results/)", file=sys.stderr)
+    return False
+
+
 def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     from bt_core import report
 
-    if not (args.output / report.RESULTS_JSON).is_file():
-        print(f"no {report.RESULTS_JSON} in {args.output}: expected the output folder of a finished run "
-              "(benchmark/bt run writes bt-results/)", file=sys.stderr)
+    if not _finished_run(args.output):
         return 2
     verdicts, run = report.load(args.output)
     report.figures(args.output, verdicts, run)
@@ -73,6 +83,36 @@ def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
     return code
 
 
+def _seed_counts(text: str) -> list[int]:
+    try:
+        counts = [int(x) for x in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a comma list of seed counts, each at least 2")
+    return counts
+
+
+def _probability(text: str) -> float:
+    try:
+        p = float(text)
+    except ValueError:
+        p = math.nan
+    if not 0.0 < p < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a probability strictly between 0 and 1")
+    return p
+
+
+def cmd_power(args: argparse.Namespace, extra: list[str]) -> int:
+    """Each check's chance to pass on a fresh draw of seeds, from the effect a finished run measured."""
+    from .power import print_power
+
+    if not _finished_run(args.output):
+        return 2
+    print_power(args.output, args.seeds, args.power)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--progress", action="store_true", help="show training progress bars")
     p = sub.add_parser("report", help="print the table and redraw the figures of a finished run")
     p.add_argument("output", type=Path, nargs="?", default=REPO / "bt-results")
+    p = sub.add_parser("power", help="seeds each check needs: its chance to pass on a fresh draw of n seeds")
+    p.add_argument("output", type=Path, nargs="?", default=REPO / "bt-results")
+    p.add_argument("--seeds", type=_seed_counts, default=[3, 5, 8], help="seed counts, comma list (default 3,5,8)")
+    p.add_argument("--power", type=_probability, default=0.9,
+                   help="chance to pass that the seeds-needed column aims at (default 0.9)")
     p = sub.add_parser("compare", help="run the claims with --arch and compare with the baselines")
     _common(p)
     sub.add_parser("perf", help="measure loader, transfer and training speed", add_help=False)
@@ -102,4 +147,5 @@ def main(argv: list[str] | None = None) -> int:
 
         show_examples(args.scale, args.output)
         return 0
-    return {"run": cmd_run, "report": cmd_report, "compare": cmd_compare}[args.command](args, extra)
+    return {"run": cmd_run, "report": cmd_report, "compare": cmd_compare,
+            "power": cmd_power}[args.command](args, extra)

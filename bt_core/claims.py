@@ -122,3 +122,19 @@ def judge(check: str, claim: str, metric: str, values: Sequence[float], *, expec
             verdict.failures.append(f"{metric} mean {shifted['mean']:.4f} drifted {drift:+.4f} from the "
                                     f"baseline {baseline['mean']:.4f} (tolerance {verdict.tolerance:.4f})")
     return verdict
+
+
+def standardized_effect(verdict: dict[str, Any]) -> float:
+    """A judged check's effect in the direction the paper expects, in seed standard deviations:
+    (mean - threshold) / std for ``greater``, (threshold - mean) / std for ``below``.
+
+    Estimated from the run's own seeds, so with three of them it is rough (and on average too
+    large); it is what a power figure for the next run can be based on.
+    """
+    s, threshold = verdict["summary"], verdict["context"].get("threshold", 0.0)
+    gap = s["mean"] - threshold if verdict["expect"] == "greater" else threshold - s["mean"]
+    if s["std"] != s["std"]:            # one seed: no spread to measure
+        return math.nan
+    if s["std"] == 0.0:
+        return math.copysign(math.inf, gap) if gap else -math.inf
+    return gap / s["std"]

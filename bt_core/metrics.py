@@ -156,3 +156,31 @@ def summarize(values: Sequence[float], level: float = 0.95) -> SeedSummary:
     half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sem
     return SeedSummary(n, mean, std, mean - half, mean + half, float(stats.t.sf(mean / sem, n - 1)),
                        float(stats.t.cdf(mean / sem, n - 1)))
+
+
+def t_test_power(effect: float, n: int, alpha: float) -> float:
+    """Chance that a one-sided one-sample t-test at ``alpha`` over ``n`` seeds rejects when the true
+    effect is ``effect`` seed standard deviations in the tested direction (noncentral t).
+
+    This is the chance that a check passes on a fresh set of ``n`` seeds, so it says how many seeds
+    a claim needs before its verdict stops depending on which seeds were drawn.
+    """
+    from scipy import stats
+
+    if n < 2:
+        raise ConfigError(f"n={n}: a t-test needs at least 2 seeds")
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"alpha={alpha}: expected a level in (0, 1)")
+    if math.isnan(effect):
+        raise ConfigError("effect is NaN: expected a finite or infinite standardized effect")
+    if math.isinf(effect):
+        return 1.0 if effect > 0 else 0.0
+    critical = float(stats.t.ppf(1.0 - alpha, n - 1))
+    return float(stats.nct.sf(critical, n - 1, effect * math.sqrt(n)))
+
+
+def seeds_for_power(effect: float, power: float, alpha: float, most: int = 100) -> int | None:
+    """The fewest seeds whose :func:`t_test_power` reaches ``power`` (None: more than ``most``)."""
+    if not 0.0 < power < 1.0:
+        raise ConfigError(f"power={power}: expected a probability in (0, 1)")
+    return next((n for n in range(2, most + 1) if t_test_power(effect, n, alpha) >= power), None)

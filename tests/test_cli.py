@@ -71,6 +71,39 @@ def test_summary_csv_has_both_p_values_and_the_known_shortfall(tmp_path):
     assert rows["backdoor_fixed"]["known_shortfall"] == "" and rows["backdoor_fixed"]["passed"] == "True"
 
 
+def test_power_gives_each_checks_chance_to_pass_and_the_seeds_it_needs(tmp_path):
+    import csv
+
+    out = tmp_path / "res"
+    out.mkdir()
+    weak, strong = _verdict("natural_biases", [0.1, 0.18]), _verdict("backdoor_fixed", [0.4, 0.5])
+    run = {"scale": "mini", "arch": "mini_resnet", "seeds": [0, 1], "commit": "abc"}
+    (out / "results.json").write_text(json.dumps({"run": run, "verdicts": [strong, weak]}))
+    proc = _run(["power", str(out), "--seeds", "3,5", "--power", "0.8"], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "seeds for 80%" in proc.stdout and "failing check(s) expected" in proc.stdout
+    rows = list(csv.DictReader(open(out / "power.csv")))
+    assert [r["claim"] for r in rows] == ["natural_biases", "backdoor_fixed"]     # weakest first
+    assert float(rows[0]["effect"]) == pytest.approx(1.4)                         # mean 0.14 / std 0.1
+    assert float(rows[0]["power_3"]) < float(rows[0]["power_5"]) < float(rows[1]["power_3"])
+    assert int(rows[0]["seeds_needed"]) > int(rows[1]["seeds_needed"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "1,5"], "'1,5': expected a comma list of seed counts, each at least 2"),
+    (["--seeds", "three"], "'three': expected a comma list of seed counts"),
+    (["--power", "1.2"], "'1.2': expected a probability strictly between 0 and 1"),
+])
+def test_power_rejects_bad_options(tmp_path, args, message):
+    proc = _run(["power", str(tmp_path), *args], tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_power_on_a_folder_without_results_says_so(tmp_path):
+    proc = _run(["power", str(tmp_path / "nothing")], tmp_path)
+    assert proc.returncode == 2 and "results.json" in proc.stderr
+
+
 def test_report_on_a_folder_without_results_says_so(tmp_path):
     proc = _run(["report", str(tmp_path / "nothing")], tmp_path)
     assert proc.returncode != 0

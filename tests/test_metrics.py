@@ -127,3 +127,48 @@ def test_an_unknown_expectation_is_an_error():
 
     with pytest.raises(ValueError, match="expect='not-greater': expected 'greater' or 'below'"):
         judge("c", "x", "m", [0.1, 0.2], expect="not-greater")
+
+
+@pytest.mark.parametrize("effect, n", [(0.0, 3), (1.4, 3), (2.0, 3), (1.4, 5), (0.8, 8)])
+def test_power_is_the_rejection_rate_of_the_t_test_that_judges_a_check(effect, n):
+    """Simulate the check itself: n seeds from a normal with mean effect sd above 0, judged by the
+    same one-sided test; the formula must match the observed pass rate."""
+    from bt_core.claims import ALPHA
+
+    draws = np.random.default_rng(7).normal(effect, 1.0, size=(20000, n))
+    t = draws.mean(1) / (draws.std(1, ddof=1) / math.sqrt(n))
+    observed = np.mean(stats.t.sf(t, n - 1) < ALPHA)
+    assert metrics.t_test_power(effect, n, ALPHA) == pytest.approx(observed, abs=0.01)
+
+
+def test_seeds_for_power_is_the_fewest_that_reach_it():
+    n = metrics.seeds_for_power(1.4, 0.9, 0.05)
+    assert metrics.t_test_power(1.4, n, 0.05) >= 0.9 > metrics.t_test_power(1.4, n - 1, 0.05)
+    assert metrics.seeds_for_power(0.0, 0.9, 0.05) is None          # no effect: never
+    assert metrics.t_test_power(math.inf, 2, 0.05) == 1.0 and metrics.t_test_power(-math.inf, 2, 0.05) == 0.0
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: metrics.t_test_power(1.0, 1, 0.05), "n=1: a t-test needs at least 2 seeds"),
+    (lambda: metrics.t_test_power(1.0, 3, 1.5), r"alpha=1.5: expected a level in \(0, 1\)"),
+    (lambda: metrics.t_test_power(math.nan, 3, 0.05), "effect is NaN"),
+    (lambda: metrics.seeds_for_power(1.0, 1.0, 0.05), r"power=1.0: expected a probability in \(0, 1\)"),
+])
+def test_power_rejects_out_of_range_input(call, message):
+    with pytest.raises(ConfigError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("expect, threshold, mean, std, effect", [
+    ("greater", 0.0, 0.3, 0.1, 3.0),
+    ("greater", 0.1, 0.05, 0.1, -0.5),      # below the threshold: a negative effect
+    ("below", 0.05, 0.01, 0.02, 2.0),       # the de-biased gap: how far under the margin
+    ("greater", 0.0, 0.2, 0.0, math.inf),
+    ("greater", 0.0, 0.2, math.nan, math.nan),   # one seed: no spread to measure
+])
+def test_standardized_effect_points_the_way_the_paper_expects(expect, threshold, mean, std, effect):
+    from bt_core.claims import standardized_effect
+
+    v = {"expect": expect, "summary": {"mean": mean, "std": std}, "context": {"threshold": threshold}}
+    got = standardized_effect(v)
+    assert (math.isnan(got) and math.isnan(effect)) or got == pytest.approx(effect)

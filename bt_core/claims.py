@@ -133,7 +133,7 @@ def standardized_effect(verdict: dict[str, Any]) -> float:
     """
     s, threshold = verdict["summary"], verdict["context"].get("threshold", 0.0)
     gap = s["mean"] - threshold if verdict["expect"] == "greater" else threshold - s["mean"]
-    if s["std"] != s["std"]:            # one seed: no spread to measure
+    if math.isnan(s["std"]):            # one seed: no spread to measure
         return math.nan
     if s["std"] == 0.0:
         return math.copysign(math.inf, gap) if gap else -math.inf

@@ -13,7 +13,6 @@ from bt_core.errors import BTError, MissingDataError
 
 REPO = Path(__file__).resolve().parent
 MODES = ("fixed-feature", "full")
-SHORTFALL = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,7 +23,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bt-data-root", default=os.environ.get("BT_DATA_ROOT"),
                 help="folder of .beton files written by `benchmark prepare` (paper scale)")
     g.addoption("--bt-cache", default=None, help="artifact cache folder (default $BT_CACHE_DIR or ~/.cache)")
-    g.addoption("--bt-seeds", default=None, help="number of seeds (e.g. 5) or a comma list (e.g. 0,1,2)")
+    g.addoption("--bt-seeds", default=None,
+                help="auto (default: each check gets seeds until the sequential design decides), a fixed "
+                     "count (e.g. 5) or a comma list (e.g. 0,1,2), judged by a fixed-sample t-test")
+    g.addoption("--bt-first-seed", default=None, help="first seed of --bt-seeds auto or a count (default 0)")
+    g.addoption("--bt-looks", default=None,
+                help="seed counts at which --bt-seeds auto judges a check (default 3,5,8,12,16,20,25,30)")
+    g.addoption("--bt-max-seeds", default=None, help="cut the looks of --bt-seeds auto at this many seeds")
     g.addoption("--bt-arch", default=None, help="architecture of every model (registry name)")
     g.addoption("--bt-target", action="append", default=None, help="run only these targets (repeatable)")
     g.addoption("--bt-mode", action="append", default=None, choices=MODES, help="run only these transfer modes")
@@ -65,33 +70,17 @@ def bt(pytestconfig: pytest.Config):
 
 @pytest.fixture
 def check(bt, request: pytest.FixtureRequest):
-    """Judge this case's per-seed values (see :meth:`bt_core.session.Session.check`) and fail the
-    test with the reasons when the paper's inequality or the baseline does not hold."""
+    """Judge this case's per-seed measurement (see :meth:`bt_core.session.Session.check`) and fail
+    the test with the reasons when the paper's claim does not hold, is undecided at the design's
+    maximum, or drifts from its baseline."""
     case = Path(str(request.node.fspath)).stem.removeprefix("test_")
 
     def judge(**kw):
-        known = request.node.stash.get(SHORTFALL, None)
-        if known:
-            kw["context"] = {**(kw.get("context") or {}), "known_shortfall": known}
         verdict = bt.check(case=case, claim=case, check=request.node.name, **kw)
         assert verdict.passed, "; ".join(verdict.failures)
         return verdict
 
     return judge
-
-
-@pytest.fixture
-def shortfall(bt, request: pytest.FixtureRequest):
-    """Mark a known, measured shortfall of the mini scale on the run it was measured on: the check
-    still runs and records its verdict, and the test is a strict xfail, so it fails the day the
-    claim passes (``Session.known_shortfall`` decides which runs repeat the measurement)."""
-    def known(table: dict[str, str]) -> None:
-        reason = bt.known_shortfall(table, request.node.callspec.id)
-        if reason:
-            request.node.stash[SHORTFALL] = reason
-            request.applymarker(pytest.mark.xfail(reason=f"mini scale: {reason}", strict=True))
-
-    return known
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

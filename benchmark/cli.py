@@ -13,9 +13,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _pytest_args(args: argparse.Namespace) -> list[str]:
     out = ["--bt-scale", args.scale, "--bt-output", str(args.output)]
-    for flag, value in (("--bt-seeds", args.seeds), ("--bt-arch", args.arch), ("--bt-cache", args.cache),
+    for flag, value in (("--bt-seeds", args.seeds), ("--bt-first-seed", args.first_seed),
+                        ("--bt-max-seeds", args.max_seeds), ("--bt-arch", args.arch), ("--bt-cache", args.cache),
                         ("--bt-data-root", args.data_root), ("--bt-device", args.device)):
-        if value:
+        if value is not None:
             out += [flag, str(value)]
     if args.workers and args.workers > 1:
         out += ["-n", str(args.workers)]
@@ -24,7 +25,9 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", default="mini", help="mini or paper")
-    p.add_argument("--seeds", help="number of seeds or a comma list (default: the scale's)")
+    p.add_argument("--seeds", help="auto (default: seeds until each check is decided), a count or a comma list")
+    p.add_argument("--first-seed", help="first seed (default 0)")
+    p.add_argument("--max-seeds", help="most seeds a check may get under --seeds auto (default 30)")
     p.add_argument("--arch", help="architecture of every model (default: the scale's)")
     p.add_argument("--cache", help="artifact cache folder")
     p.add_argument("--data-root", help="folder of prepared .beton files (paper scale)")
@@ -66,7 +69,7 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     verdicts, run = report.load(args.output)
     report.figures(args.output, verdicts, run)
     report.print_table(verdicts, run)
-    return 1 if report.unexpected_failures(verdicts) else 0
+    return 1 if report.failed(verdicts) else 0
 
 
 def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
@@ -83,16 +86,6 @@ def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
     return code
 
 
-def _seed_counts(text: str) -> list[int]:
-    try:
-        counts = [int(x) for x in text.split(",")]
-    except ValueError:
-        counts = []
-    if not counts or min(counts) < 2:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a comma list of seed counts, each at least 2")
-    return counts
-
-
 def _probability(text: str) -> float:
     try:
         p = float(text)
@@ -104,12 +97,20 @@ def _probability(text: str) -> float:
 
 
 def cmd_power(args: argparse.Namespace, extra: list[str]) -> int:
-    """Each check's chance to pass on a fresh draw of seeds, from the effect a finished run measured."""
+    """Each check's chance to hold on a fresh draw of seeds, from the effect a finished run measured."""
+    from bt_core.errors import ConfigError
+    from bt_core.plugin import parse_looks
+
     from .power import print_power
 
     if not _finished_run(args.output):
         return 2
-    print_power(args.output, args.seeds, args.power)
+    try:
+        looks = parse_looks(args.looks) if args.looks else None
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print_power(args.output, looks, args.power)
     return 0
 
 
@@ -122,14 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--progress", action="store_true", help="show training progress bars")
     p = sub.add_parser("report", help="print the table and redraw the figures of a finished run")
     p.add_argument("output", type=Path, nargs="?", default=REPO / "bt-results")
-    p = sub.add_parser("power", help="seeds each check needs: its chance to pass on a fresh draw of n seeds")
+    p = sub.add_parser("power", help="each check's chance to hold on a fresh draw of seeds, and the seeds it costs")
     p.add_argument("output", type=Path, nargs="?", default=REPO / "bt-results")
-    p.add_argument("--seeds", type=_seed_counts, default=[3, 5, 8], help="seed counts, comma list (default 3,5,8)")
+    p.add_argument("--looks", help="judge the run's effects under these looks instead of the run's design "
+                                   "(comma list, e.g. 3,5,8,12)")
     p.add_argument("--power", type=_probability, default=0.9,
-                   help="chance to pass that the seeds-needed column aims at (default 0.9)")
+                   help="chance to hold that the fixed-sample seeds column aims at (default 0.9)")
     p = sub.add_parser("compare", help="run the claims with --arch and compare with the baselines")
     _common(p)
     sub.add_parser("perf", help="measure loader, transfer and training speed", add_help=False)
+    sub.add_parser("design", help="the seed design's boundaries and its error rates (--write stores it)",
+                   add_help=False)
     sub.add_parser("prepare", help="convert one of the paper's datasets from its native layout to .beton",
                    add_help=False)
     p = sub.add_parser("examples", help="trigger examples (PNG) and a dataset statistics table")
@@ -137,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", type=Path, default=REPO / "bt-results")
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("perf", "prepare"):          # they parse their own options
+    if argv and argv[0] in ("perf", "prepare", "design"):          # they parse their own options
         from importlib import import_module
 
         return import_module(f".{argv[0]}", __package__).main(argv[1:])

@@ -12,9 +12,9 @@ from bt_core import baselines, report
 def print_comparison(output: Path, baselines_dir: Path, scale: str, console: Console | None = None) -> None:
     console = console or Console()
     verdicts, run = report.load(output)
-    table = Table(title=f"{run['arch']} vs the recorded baselines (scale {scale}, seeds {run['seeds']})",
+    table = Table(title=f"{run['arch']} vs the recorded baselines (scale {scale}, {report.seeds_text(run)})",
                   header_style="bold")
-    for col in ("claim", "check", "metric", "baseline arch", "baseline", run["arch"], "Δ", "inequality"):
+    for col in ("claim", "check", "metric", "baseline arch", "baseline", run["arch"], "Δ", "seeds", "claim verdict"):
         table.add_column(col)
     cases: dict[str, dict] = {}
     for v in verdicts:
@@ -23,10 +23,10 @@ def print_comparison(output: Path, baselines_dir: Path, scale: str, console: Con
             cases[case] = baselines.load(baselines_dir, scale, case)
         base = cases[case].get(v["check"])
         now = v["summary"]["mean"]
-        holds = not any("not significantly" in f or "still significantly" in f for f in v["failures"])
+        colour = {"holds": "green", "does not hold": "red"}.get(v["status"], "yellow")
         table.add_row(v["claim"], v["check"], v["metric"],
                       base["provenance"]["arch"] if base else "—",
                       f"{base['mean']:.3f}" if base else "not recorded", f"{now:.3f}",
-                      f"{now - base['mean']:+.3f}" if base else "—",
-                      "[green]holds[/]" if holds else "[red]does not hold[/]")
+                      f"{now - base['mean']:+.3f}" if base else "—", str(len(v["values"])),
+                      f"[{colour}]{v['status']}[/]")
     console.print(table)

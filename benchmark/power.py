@@ -1,11 +1,12 @@
-"""How many seeds each check of a finished run needs.
+"""How a finished run's checks would fare on a fresh draw of seeds, and what that costs.
 
-A verdict over three seeds is one draw: a check whose effect is two seed standard deviations passes
-a one-sided t-test at alpha 0.05 about seven times in ten. This command turns each check's measured
-effect into its chance to pass on a fresh draw of n seeds (the power of the test), the seeds it
-needs for a chosen chance, and, over the whole run, the failing checks to expect. It covers the
-paper's inequality only: the baseline comparison's tolerance of four standard errors is seldom the
-part of a verdict that a fresh draw of seeds fails.
+Every machine, backbone or code change trains other models from the same seeds, so a verdict is
+one draw. This command takes each check's measured effect (mean over the seeds' spread, in the
+direction the paper expects) and simulates the run's seed design with it: the chance the check
+holds, does not hold or stays undecided, the seeds it uses on average, and, over the run, the
+chance that every check holds and the models a run is expected to train (a model is trained for
+seed n when any check that uses it reaches n seeds). It covers the paper's inequalities only, not
+the baseline drift check.
 """
 from __future__ import annotations
 
@@ -14,71 +15,106 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bt_core import claims, metrics, report
+from bt_core import claims, metrics, report, sequential
 
 POWER_CSV = "power.csv"
+SIMS = 20_000
 
 
-def power_rows(verdicts: Sequence[dict[str, Any]], seeds: Sequence[int], target: float,
-               alpha: float = claims.ALPHA) -> list[dict[str, Any]]:
-    """One row per check: its standardized effect, its power at each seed count in ``seeds`` and
-    the fewest seeds reaching ``target`` (None beyond 100; NaN effect: a one-seed run)."""
+def run_design(run: dict[str, Any], looks: Sequence[int] | None) -> sequential.Design:
+    """The design the run used (or one with other ``looks``)."""
+    plan = run.get("seeds") or {}
+    if looks:
+        return sequential.design(sequential.Spec(looks=tuple(looks)))
+    if plan.get("kind") == "sequential":
+        return sequential.Design.from_dict(plan["design"])
+    return sequential.fixed(len(plan.get("seeds", [])) or 3)
+
+
+def power_rows(verdicts: Sequence[dict[str, Any]], design: sequential.Design, target: float) -> list[dict[str, Any]]:
+    """One row per check: its standardized effect, how the design treats that effect, and the seeds
+    a fixed-sample test would need for a ``target`` chance (None beyond 100; NaN effect: one seed)."""
     rows = []
-    for v in verdicts:
+    for i, v in enumerate(verdicts):
         effect = claims.standardized_effect(v)
         known = not math.isnan(effect)
-        rows.append({"claim": v["claim"], "check": v["check"], "metric": v["metric"], "n": v["summary"]["n"],
-                     "effect": effect,
-                     "power": {n: metrics.t_test_power(effect, n, alpha) if known else math.nan for n in seeds},
-                     "seeds_needed": metrics.seeds_for_power(effect, target, alpha) if known else None})
+        op = sequential.operating(design, effect, sims=SIMS, seed=i) if known else None
+        rows.append({"claim": v["claim"], "check": v["check"], "metric": v["metric"], "n": len(v["values"]),
+                     "effect": effect, "op": op, "models": v["context"].get("models", []),
+                     "seeds_needed": metrics.seeds_for_power(effect, target, design.spec.alpha) if known else None})
     return rows
 
 
-def run_outlook(rows: Sequence[dict[str, Any]], n: int) -> tuple[float, float]:
-    """Expected failing checks at ``n`` seeds, and the chance that none fails if the checks were
-    independent (they share models, so the real chance is likely higher)."""
-    powers = [r["power"][n] for r in rows if not math.isnan(r["power"][n])]
-    return sum(1.0 - p for p in powers), math.prod(powers)
+def expected_models(rows: Sequence[dict[str, Any]], looks: Sequence[int]) -> tuple[float, int]:
+    """Models a run is expected to train under the design (each family of models, e.g. the clean
+    source, is trained up to the most seeds any check using it reaches), and the models these
+    rows' own seed counts trained."""
+    families: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        for f in r["models"]:
+            families.setdefault(f, []).append(r)
+    expected, measured = 0.0, 0
+    for users in families.values():
+        measured += max(r["n"] for r in users)
+        # E[max N] = sum over n >= 1 of P(max N >= n) = sum of 1 - prod_c P(N_c < n)
+        for n in range(1, looks[-1] + 1):
+            below = [sum(p for look, p in zip(looks, r["op"].seeds_at_look) if look < n) if r["op"] else 1.0
+                     for r in users]
+            expected += 1.0 - math.prod(below)
+    return expected, measured
 
 
 def _pct(p: float) -> str:
     if math.isnan(p):
         return "—"
-    return ">99%" if 0.99 < p < 1.0 else f"{100 * p:.0f}%"
+    if 0.999 < p < 1.0:
+        return ">99.9%"
+    return f"{100 * p:.1f}%" if p > 0.99 else f"{100 * p:.0f}%"
 
 
-def print_power(outdir: Path, seeds: Sequence[int], target: float, console: Console | None = None) -> list[dict]:
-    """Print the table (weakest check first), the run's outlook per seed count, and write power.csv."""
+def print_power(outdir: Path, looks: Sequence[int] | None, target: float,
+                console: Console | None = None) -> list[dict]:
+    """Print the table (weakest check first) and the run's outlook; write power.csv."""
     console = console or report.wide_console()
     verdicts, run = report.load(outdir)
-    rows = sorted(power_rows(verdicts, seeds, target), key=lambda r: (r["power"][seeds[0]], r["check"]))
-    n_run = len(run.get("seeds", []))
-    t = Table(title=f"Chance each check passes on a fresh draw of seeds — effects measured on {n_run} seeds "
+    design = run_design(run, looks)
+    rows = sorted(power_rows(verdicts, design, target),
+                  key=lambda r: (r["op"].holds if r["op"] else -1.0, r["check"]))
+    t = Table(title=f"Each check on a fresh draw of seeds, looks {list(design.looks)} — effects measured by the run "
                     f"(scale {run.get('scale')}, arch {run.get('arch')}, commit {str(run.get('commit'))[:12]})",
               header_style="bold")
-    for col in ("claim", "case", "metric", "effect (sd)", *(f"{n} seeds" for n in seeds),
-                f"seeds for {_pct(target)}"):
-        t.add_column(col, justify="left" if col in ("claim", "case", "metric") else "right")
+    for col in ("claim", "case", "effect (sd)", "seeds used", "holds", "does not hold", "undecided",
+                "E[seeds]", f"fixed n for {_pct(target)}"):
+        t.add_column(col, justify="left" if col in ("claim", "case") else "right")
     for r in rows:
-        t.add_row(r["claim"], r["check"].partition("[")[2].rstrip("]"), r["metric"],
-                  "—" if math.isnan(r["effect"]) else f"{r['effect']:.2f}",
-                  *(_pct(r["power"][n]) for n in seeds),
+        op = r["op"]
+        t.add_row(r["claim"], r["check"].partition("[")[2].rstrip("]"),
+                  "—" if math.isnan(r["effect"]) else f"{r['effect']:.2f}", str(r["n"]),
+                  *((_pct(op.holds), _pct(op.does_not_hold), _pct(op.undecided), f"{op.expected_seeds:.1f}")
+                    if op else ("—",) * 4),
                   "—" if r["seeds_needed"] is None else str(r["seeds_needed"]))
     console.print(t)
-    for n in seeds:
-        failing, all_pass = run_outlook(rows, n)
-        console.print(f"{n} seeds: {failing:.2f} failing check(s) expected, all {len(rows)} pass with "
-                      f"chance {_pct(all_pass)} (if independent)")
-    if n_run <= 3:
-        console.print(f"[dim]Effects measured on {n_run} seeds are rough and on average overstated; a run "
-                      "with more seeds (benchmark/bt run --seeds 5) gives firmer figures.[/]")
+    known = [r["op"] for r in rows if r["op"]]
+    all_hold = math.prod(op.holds for op in known)
+    models, trained = expected_models(rows, design.looks)
+    console.print(f"All {len(rows)} checks hold with chance {_pct(all_hold)} (if independent); "
+                  f"{sum(1 - op.holds for op in known):.2f} checks expected not to hold; "
+                  f"{np.mean([op.expected_seeds for op in known]):.1f} seeds per check expected; "
+                  f"about {models:.0f} models trained per cold run (this run: {trained}).")
+    if any(r["n"] <= 3 for r in rows):
+        console.print("[dim]Effects measured on three seeds are rough and on average overstated (a check stops "
+                      "early when its draw is strong), so these chances lean optimistic for those checks.[/]")
     with open(outdir / POWER_CSV, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["claim", "check", "metric", "n", "effect", *(f"power_{n}" for n in seeds), "seeds_needed"])
+        w.writerow(["claim", "check", "metric", "n", "effect", "p_holds", "p_does_not_hold", "p_undecided",
+                    "expected_seeds", "fixed_seeds_needed"])
         for r in rows:
-            w.writerow([r["claim"], r["check"], r["metric"], r["n"], r["effect"], *(r["power"][n] for n in seeds),
+            op = r["op"]
+            w.writerow([r["claim"], r["check"], r["metric"], r["n"], r["effect"],
+                        *((op.holds, op.does_not_hold, op.undecided, op.expected_seeds) if op else [""] * 4),
                         r["seeds_needed"]])
     return rows

@@ -38,16 +38,24 @@ def commit() -> str:
 
 
 def provenance(*, scale: str, seeds: Sequence[int], arch: str, command: Sequence[str],
-               device: str) -> dict[str, Any]:
+               device: str, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """How a check's baseline was produced: ``seeds`` are the seeds that check used, ``plan`` the
+    run's seed plan (sequential design or fixed list)."""
     versions = {}
     for pkg in PACKAGES:
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    return {"command": " ".join(command), "seeds": list(seeds), "scale": scale, "arch": arch,
+    return {"command": " ".join(command), "seeds": list(seeds), "plan": _plan_brief(plan), "scale": scale,
+            "arch": arch,
             "device": device, "commit": commit(), "python": platform.python_version(),
             "versions": versions, "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def _plan_brief(plan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The plan without its boundaries (results.json keeps those): kind, first seed, looks."""
+    return None if plan is None else {k: v for k, v in plan.items() if k != "design"}
 
 
 def path_for(root: Path, scale: str, case: str) -> Path:

@@ -1,23 +1,24 @@
 """How a claim is measured and judged: per-seed metrics, a one-sided test, and the baseline.
 
-A case computes one number per seed (usually a paired difference, e.g. ASR from the triggered
-source minus ASR from the clean source, same seed), hands the vector to :func:`judge`, and gets a
-:class:`Verdict`: the paper's inequality must hold with a one-sided t-test at ``alpha``, and the
-mean must lie within the tolerance of the recorded baseline.
+A case measures one number per seed (usually a paired difference, e.g. ASR from the triggered
+source minus ASR from the clean source, same seed); the session asks for seeds until the
+group-sequential design of :mod:`bt_core.sequential` decides, and :func:`judge` turns the values
+into a :class:`Verdict`: the paper's inequality must hold, and the mean must lie within the
+tolerance of the recorded baseline.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from . import metrics
+from . import metrics, sequential
 from .experiment import Evaluation
 
-ALPHA = 0.05
-
+if TYPE_CHECKING:
+    from .session import Session
 
 # --- measurements on one evaluation -------------------------------------------------------------
 
@@ -56,17 +57,44 @@ def attribute_accuracy_gap(ev: Evaluation, attribute: str) -> float:
     return float(np.mean(gaps))
 
 
-# --- judging a vector of per-seed values ---------------------------------------------------------
+def backdoor_gap(bt: "Session", target: str, mode: str, seed: int, **transfer_kw: Any) -> "Measurement":
+    """ASR on ``target`` of a model transferred from the triggered source minus that from the clean
+    source, same seed (Fig. 1-4), with both ASRs as parts."""
+    clean = asr(bt.transfer(bt.clean_source, target, mode, seed, **transfer_kw))
+    triggered = asr(bt.transfer(bt.triggered_source, target, mode, seed, **transfer_kw))
+    return measured(triggered - clean, clean_source_asr=clean, triggered_source_asr=triggered)
+
+
+# --- judging a check over seeds ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Measurement:
+    """What a case measures on one seed: the value its check is judged on, and named parts (the
+    components of a difference, histograms) that the report draws."""
+
+    value: float
+    parts: dict[str, Any] = field(default_factory=dict)
+
+
+def measured(value: float, **parts: Any) -> Measurement:
+    return Measurement(float(value), parts)
+
 
 @dataclass
 class Verdict:
-    """The outcome of one check, with everything the report and the baseline file need."""
+    """The outcome of one check, with everything the report and the baseline file need.
+
+    ``status`` is the statistical verdict (holds, does not hold, undecided); ``failures`` lists why
+    the check fails the run, which includes a drift from the baseline even when the claim holds.
+    """
 
     check: str
     claim: str
     metric: str
     expect: str
     values: list[float]
+    seeds: list[int]
+    status: str
     summary: dict[str, float]
     baseline: dict[str, Any] | None = None
     tolerance: float | None = None
@@ -88,32 +116,55 @@ def baseline_tolerance(base: dict[str, Any], now: metrics.SeedSummary) -> float:
     return 4.0 * se + 0.02
 
 
-def judge(check: str, claim: str, metric: str, values: Sequence[float], *, expect: str = "greater",
-          threshold: float = 0.0, baseline: dict[str, Any] | None = None, alpha: float = ALPHA,
-          context: dict[str, Any] | None = None) -> Verdict:
-    """Test the paper's inequality on per-seed ``values`` and compare them with the baseline.
+def directed(values: Sequence[float], expect: str, threshold: float) -> np.ndarray:
+    """Per-seed values turned so that the paper's claim is "mean above zero": ``greater`` tests
+    mean > threshold, ``below`` tests mean < threshold (the effect is gone: failing to find one would
+    not do, since noisy seeds would pass and a consistent gap of a point or two would fail)."""
+    values = np.asarray(values, np.float64)
+    if expect == "greater":
+        return values - threshold
+    if expect == "below":
+        return threshold - values
+    raise ValueError(f"expect={expect!r}: expected 'greater' or 'below'")
 
-    ``expect="greater"``: the mean exceeds ``threshold`` (one-sided t-test, p < alpha).
-    ``expect="below"``: the effect is gone, i.e. the mean is below the margin ``threshold``
-    (one-sided t-test, p < alpha; the de-biased full-network case of Fig. 4). Failing to find an
-    effect would not do: noisy seeds would pass it, and a consistent gap of a point or two fails it.
-    """
+
+def status(values: Sequence[float], design: sequential.Design, *, expect: str = "greater",
+           threshold: float = 0.0) -> str:
+    """Where ``values`` (as many as a look of ``design``) stand: holds, does not hold, undecided
+    (the last look) or continue."""
+    return design.decide(sequential.t_statistic(directed(values, expect, threshold)), len(values))
+
+
+def judge(check: str, claim: str, metric: str, values: Sequence[float], *, design: sequential.Design,
+          seeds: Sequence[int] | None = None, expect: str = "greater", threshold: float = 0.0,
+          baseline: dict[str, Any] | None = None, context: dict[str, Any] | None = None) -> Verdict:
+    """The verdict on per-seed ``values`` at a stopping look of ``design``, compared with the baseline."""
     values = [float(v) for v in values]
+    seeds = list(range(len(values))) if seeds is None else list(seeds)
+    effect = directed(values, expect, threshold)
+    state = status(values, design, expect=expect, threshold=threshold)
+    if state == sequential.CONTINUE:
+        raise ValueError(f"{check}: {len(values)} seeds is an interim look; the design goes on to "
+                         f"{list(design.looks)}")
     summary = metrics.summarize(np.asarray(values) - threshold)
     shifted = {**summary.as_dict(), "mean": summary.mean + threshold,
-               "ci_low": summary.ci_low + threshold, "ci_high": summary.ci_high + threshold}
-    verdict = Verdict(check, claim, metric, expect, values, shifted, context=context or {})
-    if summary.n < 2:
-        verdict.failures.append(f"needs at least 2 seeds for a test, got {summary.n}")
-    elif expect == "greater" and not summary.p_greater < alpha:
-        verdict.failures.append(f"{metric} mean {shifted['mean']:.4f} is not significantly above "
-                                f"{threshold} (one-sided t-test p={summary.p_greater:.3g}, alpha={alpha})")
-    elif expect == "below" and not summary.p_less < alpha:
-        verdict.failures.append(f"{metric} mean {shifted['mean']:.4f} is not significantly below the margin "
-                                f"{threshold} (one-sided t-test p={summary.p_less:.3g}, alpha={alpha}); "
-                                "the paper expects no gap")
-    elif expect not in ("greater", "below"):
-        raise ValueError(f"expect={expect!r}: expected 'greater' or 'below'")
+               "ci_low": summary.ci_low + threshold, "ci_high": summary.ci_high + threshold,
+               "t": sequential.t_statistic(effect), "bound": design.efficacy[design.looks.index(len(values))],
+               "p": float(summary.p_less if expect == "below" else summary.p_greater),
+               "p_needed": design.nominal_p(len(values))}
+    verdict = Verdict(check, claim, metric, expect, values, seeds, state, shifted, context=context or {})
+    side = "above" if expect == "greater" else "below the margin"
+    if state == sequential.DOES_NOT_HOLD:
+        verdict.failures.append(f"does not hold: {metric} mean {shifted['mean']:.4f} is not {side} {threshold} "
+                                f"(t={shifted['t']:.2f} at or below the futility bound "
+                                f"{design.futility[design.looks.index(len(values))]:.2f} after {len(values)} seeds)")
+    elif state == sequential.UNDECIDED:
+        need = metrics.seeds_for_power(float(effect.mean() / effect.std(ddof=1)), 0.9, design.spec.alpha)
+        verdict.context["seeds_needed"] = need
+        verdict.failures.append(f"undecided after {len(values)} seeds, the design's maximum: {metric} mean "
+                                f"{shifted['mean']:.4f} points {side} {threshold} but t={shifted['t']:.2f} is below "
+                                f"the bound {shifted['bound']:.2f}; about "
+                                f"{need if need else 'more than 100'} seeds would decide it (90% power)")
     if baseline is not None:
         verdict.baseline = baseline
         verdict.tolerance = baseline_tolerance(baseline, summary)

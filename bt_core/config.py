@@ -61,7 +61,6 @@ class Scale:
     image_size: int | None
     source: TrainConfig
     transfer: dict[str, TrainConfig]
-    seeds: tuple[int, ...]
     trigger: dict[str, Any]
     trigger_fraction: float
     loader: str                       # "memory": decode once through FFCV; "stream": FFCV Loader
@@ -89,8 +88,8 @@ class Scale:
     def describe(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_overrides(self, *, arch: str | None = None, seeds: tuple[int, ...] | None = None) -> "Scale":
-        return replace(self, arch=arch or self.arch, seeds=tuple(seeds) if seeds else self.seeds)
+    def with_overrides(self, *, arch: str | None = None) -> "Scale":
+        return replace(self, arch=arch or self.arch)
 
 
 def _probes(trigger: dict[str, Any], stencil_size: float) -> dict[str, dict[str, Any]]:
@@ -131,7 +130,6 @@ def _mini() -> Scale:
         transfer=transfer,
         transfer_by_target={t: celeba_transfer for t in ("celeba_target_1", "celeba_target_2",
                                                           "celeba_target_3")},
-        seeds=(0, 1, 2),
         trigger=trigger,
         trigger_fraction=0.5,
         loader="memory",
@@ -169,7 +167,6 @@ def _paper() -> Scale:
         transfer=default,
         transfer_by_target={t: {m: hp.transfer(t, m) for m in default} for t in targets + attribute_data},
         source_by_data={d: hp.attribute_recipe(d).train_config() for d in attribute_data},
-        seeds=(0, 1, 2),
         trigger=trigger,
         trigger_fraction=0.5,
         loader="stream",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -99,6 +100,18 @@ class Context:
     device: torch.device = torch.device("cpu")
     data_root: Path | None = None
     progress: bool = False
+    _recorders: list[set[str]] = field(default_factory=list, repr=False)
+
+    @contextmanager
+    def recording(self) -> Iterator[set[str]]:
+        """Collect the models (by family: what they are, less the seed) that the block asks for,
+        so a verdict can say which models its extra seeds cost."""
+        used: set[str] = set()
+        self._recorders.append(used)
+        try:
+            yield used
+        finally:
+            self._recorders.remove(used)
 
     # --- datasets ------------------------------------------------------------------------
     def dataset(self, name: str, split: str, seed: int) -> Path:
@@ -126,9 +139,14 @@ class Context:
                              trigger_indices=trigger_indices, flip=flip)
 
     # --- models --------------------------------------------------------------------------
-    def _cached(self, kind: str, key: dict[str, Any], build: Callable[[Path], None]) -> Path:
+    def _cached(self, kind: str, key: dict[str, Any], build: Callable[[Path], None],
+                family: str | None = None) -> Path:
         """A cache entry built on the scale's thread count, whatever the process set before
         (pytest-xdist workers, FFCV loaders and earlier tests all change it)."""
+        for used in self._recorders:
+            if family:
+                used.add(family)
+
         def pinned(folder: Path) -> None:
             with pinned_threads(self.scale.threads):
                 build(folder)
@@ -170,7 +188,8 @@ class Context:
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch, **key})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
-        return self._cached("source", key, build), key, num_classes
+        family = f"source {data} p={spec.trigger_fraction} {arch}"
+        return self._cached("source", key, build, family), key, num_classes
 
     def _evaluation(self, model_entry: Path, arch: str, test_path: Path, seed: int,
                     info: dict[str, Any]) -> Evaluation:
@@ -248,7 +267,11 @@ class Context:
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
-        entry = self._cached("transfer", key, build)
+        origin = ("scratch" if source is None else
+                  f"{source.data or self.scale.source_data} p={source.trigger_fraction}")
+        family = (f"{mode} {target} {arch} from {origin}"
+                  + (f" +{target_trigger_fraction} trigger" if target_trigger_fraction else ""))
+        entry = self._cached("transfer", key, build, family)
         history = json.loads((entry / "history.json").read_text())
         return self._evaluation(entry, arch, test_path, seed,
                                 {"train_wall_s": history["wall_s"],

@@ -4,26 +4,66 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from . import sequential
 from .cache import Cache
 from .config import get_scale
 from .errors import ConfigError
 from .experiment import Context
-from .session import Session, check_writable, collect_rows
+from .session import SeedPlan, Session, check_writable, collect_rows
 
 
-def parse_seeds(text: str | None, default: Sequence[int]) -> tuple[int, ...]:
-    """``"5"`` means seeds 0-4, ``"3,7,11"`` those seeds; at least two, for a test to mean anything."""
+def _count(option: str, text: str | None, least: int) -> int | None:
     if text is None:
-        return tuple(default)
+        return None
     try:
-        seeds = tuple(range(int(text))) if "," not in text else tuple(int(s) for s in text.split(","))
+        n = int(text)
     except ValueError:
-        raise ConfigError(f"--bt-seeds={text!r} is not understood: expected a count like 3 or a "
+        n = None
+    if n is None or n < least:
+        raise ConfigError(f"{option}={text!r}: expected a whole number >= {least}")
+    return n
+
+
+def parse_looks(text: str | None) -> tuple[int, ...]:
+    if text is None:
+        return sequential.DEFAULT_LOOKS
+    try:
+        looks = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--bt-looks={text!r} is not understood: expected increasing seed counts like "
+                          "3,5,8,12") from None
+    if looks[0] < 3 or any(b <= a for a, b in zip(looks, looks[1:])):
+        raise ConfigError(f"--bt-looks={text!r}: expected increasing seed counts, the first at least 3")
+    return looks
+
+
+def seed_plan(seeds: str | None, *, first: str | None = None, looks: str | None = None,
+              max_seeds: str | None = None, cache_dir: Path | None = None) -> SeedPlan:
+    """``--bt-seeds auto`` (the default): the sequential design over seeds ``first``, ``first`` + 1, ...
+    with looks ``--bt-looks`` cut at ``--bt-max-seeds``; ``5``: seeds ``first`` .. ``first`` + 4 and
+    ``0,1,2``: those seeds, each judged by a fixed-sample t-test."""
+    start = _count("--bt-first-seed", first, 0) or 0
+    text = "auto" if seeds is None else seeds.strip()
+    if text == "auto":
+        chosen = parse_looks(looks)
+        most = _count("--bt-max-seeds", max_seeds, chosen[0])
+        if most is not None:
+            chosen = tuple(n for n in chosen if n < most) + (most,)
+        return SeedPlan(sequential.design(sequential.Spec(looks=chosen), cache_dir), first=start)
+    if looks is not None or max_seeds is not None:
+        raise ConfigError(f"--bt-looks/--bt-max-seeds apply to --bt-seeds auto, not to --bt-seeds={text!r}")
+    try:
+        fixed = (tuple(range(start, start + int(text))) if "," not in text
+                 else tuple(int(s) for s in text.split(",")))
+    except ValueError:
+        raise ConfigError(f"--bt-seeds={text!r} is not understood: expected auto, a count like 5 or a "
                           "comma list like 0,1,2") from None
-    if len(seeds) < 2 or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise ConfigError(f"--bt-seeds={text!r} gives {seeds}: expected at least 2 distinct seeds >= 0, "
+    if "," in text and first is not None:
+        raise ConfigError(f"--bt-first-seed does not apply to the seed list --bt-seeds={text!r}")
+    if len(fixed) < 2 or len(set(fixed)) != len(fixed) or min(fixed) < 0:
+        raise ConfigError(f"--bt-seeds={text!r} gives {fixed}: expected at least 2 distinct seeds >= 0, "
                           "since every claim is a test over seeds")
-    return seeds
+    return SeedPlan(sequential.fixed(len(fixed)), first=fixed[0], fixed=fixed)
 
 
 def resolve_device(name: str):
@@ -47,8 +87,10 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     arch = getoption("--bt-arch")
     if arch:
         create_backbone(arch)                      # fails early, with the list of known names
-    seeds = parse_seeds(getoption("--bt-seeds"), scale.seeds)
-    scale = scale.with_overrides(arch=arch, seeds=seeds)
+    cache = Cache(getoption("--bt-cache"))
+    plan = seed_plan(getoption("--bt-seeds"), first=getoption("--bt-first-seed"), looks=getoption("--bt-looks"),
+                     max_seeds=getoption("--bt-max-seeds"), cache_dir=cache.root)
+    scale = scale.with_overrides(arch=arch)
     unknown = set(getoption("--bt-target") or ()) - set(scale.targets)
     if unknown:
         raise ConfigError(f"--bt-target {sorted(unknown)} unknown at scale {scale.name}: expected "
@@ -56,9 +98,9 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     output = Path(getoption("--bt-output"))
     check_writable(output, "results directory (--bt-output)")
     data_root = getoption("--bt-data-root")
-    ctx = Context(scale, Cache(getoption("--bt-cache")), resolve_device(getoption("--bt-device")),
+    ctx = Context(scale, cache, resolve_device(getoption("--bt-device")),
                   Path(data_root) if data_root else None, progress=getoption("--bt-progress"))
-    return Session(ctx, seeds, Path(getoption("--bt-baselines")), output,
+    return Session(ctx, plan, Path(getoption("--bt-baselines")), output,
                    update_baselines=getoption("--bt-update-baselines"), command=command, worker=worker)
 
 

@@ -16,26 +16,33 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None or x != x else f"{x:.{digits}f}"
 
 
-def _known_shortfall(v: dict[str, Any]) -> str:
-    """The recorded reason a check falls short on this run (conftest's ``shortfall``), or ''."""
-    return v["context"].get("known_shortfall", "")
-
-
-def unexpected_failures(verdicts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Failed checks that are not a known shortfall of the run: what makes a run fail."""
-    return [v for v in verdicts if not v["passed"] and not _known_shortfall(v)]
+def failed(verdicts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Checks that fail the run: the claim does not hold, is undecided at the design's maximum, or
+    drifted from its baseline."""
+    return [v for v in verdicts if not v["passed"]]
 
 
 def _verdict_text(v: dict[str, Any]) -> str:
-    if v["passed"]:
-        return "[green]pass[/]"
-    return "[yellow]FAIL (known)[/]" if _known_shortfall(v) else "[red]FAIL[/]"
+    colour = {"holds": "green", "does not hold": "red", "undecided": "yellow"}[v["status"]]
+    text = f"[{colour}]{v['status']}[/]"
+    if v["status"] == "undecided":
+        need = v["context"].get("seeds_needed")
+        text += f" (~{need} seeds)" if need else " (>100 seeds)"
+    if v["status"] == "holds" and not v["passed"]:
+        text += ", [red]drifted[/]"
+    return text
+
+
+def _p_text(s: dict[str, Any]) -> str:
+    return f"{_fmt(s['p'], 4)} (<{_fmt(s['p_needed'], 4)})"
 
 
 def table(verdicts: Sequence[dict[str, Any]], title: str) -> Table:
-    t = Table(title=title, show_lines=False, header_style="bold")
-    for col, kw in (("claim", {}), ("case", {}), ("source", {}), ("target", {}), ("mode", {}), ("metric", {}),
-                    ("mean [95% CI]", {"justify": "right"}), ("p", {"justify": "right"}),
+    t = Table(title=title, show_lines=False, header_style="bold",
+              caption="p: one-sided p of the paper's inequality (in brackets: the p the design needs at that many "
+                      "seeds); seeds: how many the check used before its verdict")
+    for col, kw in (("claim", {}), ("case", {}), ("metric", {}), ("seeds", {"justify": "right"}),
+                    ("mean [95% CI]", {"justify": "right"}), ("p (needed)", {"justify": "right"}),
                     ("baseline ± tol", {"justify": "right"}), ("verdict", {})):
         t.add_column(col, **kw)
     for v in sorted(verdicts, key=lambda v: (v["claim"], v["check"])):
@@ -43,10 +50,9 @@ def table(verdicts: Sequence[dict[str, Any]], title: str) -> Table:
         base = v.get("baseline")
         base_txt = (f"{_fmt(base['mean'])} ± {_fmt(v['tolerance'])}" if base else "not recorded")
         params = v["check"].partition("[")[2].rstrip("]")
-        t.add_row(v["claim"], params, str(c.get("source", "")), str(c.get("target", "")), str(c.get("mode", "")),
-                  f"{v['metric']} ({v['expect']} {c.get('threshold', 0)})",
-                  f"{_fmt(s['mean'])} [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]",
-                  _fmt(s.get("p_less") if v["expect"] == "below" else s["p_greater"], 4),
+        expect = ">" if v["expect"] == "greater" else "<"
+        t.add_row(v["claim"], params, f"{v['metric']} {expect} {c.get('threshold', 0)}", str(len(v["values"])),
+                  f"{_fmt(s['mean'])} [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]", _p_text(s),
                   base_txt, _verdict_text(v))
     return t
 
@@ -62,18 +68,20 @@ def write(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any])
         w.writerow(["claim", "check", "source", "target", "mode", "metric", "seed", "value", "scale", "arch"])
         for v in verdicts:
             c = v["context"]
-            for seed, value in zip(c.get("seeds", []), v["values"]):
+            for seed, value in zip(v["seeds"], v["values"]):
                 w.writerow([v["claim"], v["check"], c.get("source"), c.get("target"), c.get("mode"),
                             v["metric"], seed, value, run.get("scale"), run.get("arch")])
     with open(paths["summary"], "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["claim", "check", "metric", "expect", "n", "mean", "ci_low", "ci_high", "p_greater",
-                    "p_less", "baseline_mean", "tolerance", "passed", "known_shortfall", "failures"])
+        w.writerow(["claim", "check", "metric", "expect", "threshold", "status", "n", "seeds", "mean", "ci_low",
+                    "ci_high", "t", "t_bound", "p", "p_needed", "p_greater", "p_less", "seeds_needed",
+                    "baseline_mean", "tolerance", "passed", "failures"])
         for v in verdicts:
-            s, b = v["summary"], v.get("baseline") or {}
-            w.writerow([v["claim"], v["check"], v["metric"], v["expect"], s["n"], s["mean"], s["ci_low"],
-                        s["ci_high"], s["p_greater"], s.get("p_less"), b.get("mean"), v.get("tolerance"),
-                        v["passed"], _known_shortfall(v), " | ".join(v["failures"])])
+            s, b, c = v["summary"], v.get("baseline") or {}, v["context"]
+            w.writerow([v["claim"], v["check"], v["metric"], v["expect"], c.get("threshold", 0.0), v["status"],
+                        s["n"], " ".join(map(str, v["seeds"])), s["mean"], s["ci_low"], s["ci_high"], s["t"],
+                        s["bound"], s["p"], s["p_needed"], s["p_greater"], s["p_less"], c.get("seeds_needed"),
+                        b.get("mean"), v.get("tolerance"), v["passed"], " | ".join(v["failures"])])
     paths.update(figures(outdir, verdicts, run))
     return paths
 
@@ -91,12 +99,32 @@ def wide_console() -> Console:
 
 def print_table(verdicts: Sequence[dict[str, Any]], run: dict[str, Any], console: Console | None = None) -> None:
     console = console or wide_console()
-    title = (f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, seeds {run.get('seeds')}, "
+    title = (f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, {seeds_text(run)}, "
              f"commit {str(run.get('commit'))[:12]}")
     console.print(table(verdicts, title))
-    passed = sum(v["passed"] for v in verdicts)
-    known = len(verdicts) - passed - len(unexpected_failures(verdicts))
-    console.print(f"{passed}/{len(verdicts)} checks passed" + (f", {known} known shortfall(s)" if known else ""))
+    console.print(outcome_line(verdicts))
+
+
+def seeds_text(run: dict[str, Any]) -> str:
+    plan = run.get("seeds") or {}
+    if plan.get("kind") == "fixed":
+        return f"seeds {plan['seeds']} (fixed-sample t-test)"
+    if plan.get("kind") == "sequential":
+        return f"sequential seeds from {plan['first']}, looks {plan['looks']}"
+    return f"seeds {plan}"
+
+
+def outcome_line(verdicts: Sequence[dict[str, Any]]) -> str:
+    """One line: how many checks hold, do not hold, are undecided, drifted, and the seeds used."""
+    count = {s: sum(v["status"] == s for v in verdicts) for s in ("holds", "does not hold", "undecided")}
+    drifted = sum(v["status"] == "holds" and not v["passed"] for v in verdicts)
+    used: dict[int, int] = {}
+    for v in verdicts:
+        used[len(v["values"])] = used.get(len(v["values"]), 0) + 1
+    seeds = ", ".join(f"{k} at {n}" for n, k in sorted(used.items()))
+    return (f"{count['holds']}/{len(verdicts)} checks hold, {count['does not hold']} do not hold, "
+            f"{count['undecided']} undecided at the maximum, {drifted} drifted from the baseline "
+            f"(seeds per check: {seeds})")
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -116,7 +144,7 @@ def figures(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any
     import matplotlib.pyplot as plt
 
     out: dict[str, Path] = {}
-    stamp = f"scale {run.get('scale')} · arch {run.get('arch')} · {len(run.get('seeds', []))} seeds"
+    stamp = f"scale {run.get('scale')} · arch {run.get('arch')} · {seeds_text(run)}"
 
     backdoor = _components(verdicts, "backdoor_fixed") + _components(verdicts, "backdoor_full")
     if backdoor:
@@ -128,8 +156,12 @@ def figures(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any
             xs = range(len(rows))
             for off, (key, label, colour) in enumerate((("clean_source_asr", "clean source", "#7f8c8d"),
                                                         ("triggered_source_asr", "triggered source", "#c0392b"))):
-                ax.bar([x + (off - 0.5) * 0.4 for x in xs], [_mean(v["context"]["components"][key]) for v in rows],
-                       width=0.4, label=label, color=colour)
+                at = [x + (off - 0.5) * 0.4 for x in xs]
+                ax.bar(at, [_mean(v["context"]["components"][key]) for v in rows], width=0.4, label=label,
+                       color=colour, alpha=0.8)
+                for x, v in zip(at, rows):          # one dot per seed
+                    seeds = v["context"]["components"][key]
+                    ax.scatter([x] * len(seeds), seeds, s=8, color="black", zorder=3)
             ax.set_xticks(list(xs), targets, rotation=20)
             ax.set_title(f"{mode} transfer")
             ax.set_ylabel("ASR")
@@ -159,11 +191,13 @@ def figures(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any
         fig.savefig(out["fig_frequency"], dpi=110)
         plt.close(fig)
 
-    natural = [v for v in verdicts if v["claim"] == "natural_biases" and v["context"].get("histograms")]
+    natural = [v for v in verdicts if v["claim"] == "natural_biases"
+               and "histograms" in v["context"].get("components", {})]
     if natural:
         fig, axes = plt.subplots(1, len(natural), figsize=(4 * len(natural), 3.4), squeeze=False)
         for ax, v in zip(axes[0], natural):
-            h = v["context"]["histograms"]
+            per_seed = v["context"]["components"]["histograms"]
+            h = {k: [_mean(col) for col in zip(*(seed[k] for seed in per_seed))] for k in per_seed[0]}
             n = len(next(iter(h.values())))
             for off, (key, colour) in enumerate(zip(h, ("#7f8c8d", "#2980b9", "#c0392b", "#8e44ad"))):
                 ax.bar([i + off * 0.8 / len(h) for i in range(n)], h[key], width=0.8 / len(h), label=key, color=colour)

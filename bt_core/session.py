@@ -1,32 +1,52 @@
 """One benchmark run: its context, seeds, baselines and the verdicts it collects.
 
 The pytest plugin (``conftest.py``) builds one per process; cases call :meth:`Session.check` with
-per-seed values and get a verdict that is judged, compared with (or recorded as) the baseline, and
-appended to the run's rows, which the controlling process turns into the report.
+a per-seed measurement, which the session calls on as many seeds as the check's design needs; the
+verdict is compared with (or recorded as) the baseline and appended to the run's rows, which the
+controlling process turns into the report.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
-import numpy as np
 from filelock import FileLock
 
-from . import baselines
-from .claims import Verdict, judge
-from .config import get_scale
+from . import baselines, sequential
+from .claims import Measurement, Verdict, judge, status
+from .errors import ConfigError
 from .experiment import Context, Evaluation, SourceSpec
 
 ROWS_DIR = ".rows"
 
 
+@dataclass(frozen=True)
+class SeedPlan:
+    """The seeds a check is measured on: the looks of a group-sequential design counted from
+    ``first`` (the default), or a fixed list judged by a one-look design."""
+
+    design: sequential.Design
+    first: int = 0
+    fixed: tuple[int, ...] | None = None
+
+    def seeds(self, n: int) -> list[int]:
+        return list(self.fixed[:n]) if self.fixed else list(range(self.first, self.first + n))
+
+    def describe(self) -> dict[str, Any]:
+        if self.fixed:
+            return {"kind": "fixed", "seeds": list(self.fixed), "alpha": self.design.spec.alpha}
+        return {"kind": "sequential", "first": self.first, "looks": list(self.design.looks),
+                "design": self.design.as_dict()}
+
+
 @dataclass
 class Session:
     ctx: Context
-    seeds: tuple[int, ...]
+    plan: SeedPlan
     baselines_dir: Path
     output_dir: Path
     update_baselines: bool = False
@@ -43,7 +63,7 @@ class Session:
         return self.ctx.scale.arch
 
     def run_info(self) -> dict[str, Any]:
-        return {"scale": self.scale.name, "arch": self.arch, "seeds": list(self.seeds),
+        return {"scale": self.scale.name, "arch": self.arch, "seeds": self.plan.describe(),
                 "device": str(self.ctx.device), "commit": baselines.commit(),
                 "command": " ".join(self.command), "scale_config": self.scale.describe()}
 
@@ -55,35 +75,44 @@ class Session:
     def triggered_source(self) -> SourceSpec:
         return SourceSpec(trigger_fraction=self.scale.trigger_fraction)
 
-    # --- running experiments over seeds ------------------------------------------------------
-    def over_seeds(self, fn: Callable[[int], float]) -> np.ndarray:
-        return np.array([fn(seed) for seed in self.seeds], dtype=np.float64)
-
     def transfer(self, source: SourceSpec | None, target: str, mode: str, seed: int, **kw) -> Evaluation:
         return self.ctx.transfer(source, target, mode, seed, **kw)
 
     # --- judging -----------------------------------------------------------------------------
-    def known_shortfall(self, table: Mapping[str, str], case_id: str) -> str | None:
-        """The measured reason ``case_id`` falls short at the mini scale, when this run repeats
-        that measurement (the scale's default seeds and architecture); any other run is a plain
-        check, since other seeds or another architecture can pass it."""
-        default = get_scale(self.scale.name)
-        repeats = self.scale.name == "mini" and self.seeds == default.seeds and self.arch == default.arch
-        return table.get(case_id) if repeats else None
-
-    def check(self, *, case: str, check: str, claim: str, metric: str, values: Sequence[float],
-              expect: str = "greater", threshold: float = 0.0, context: dict[str, Any] | None = None) -> Verdict:
-        """Judge per-seed ``values``, compare with or record the baseline, and keep the row."""
-        context = {"seeds": list(self.seeds), "threshold": threshold, **(context or {})}
+    def check(self, *, case: str, check: str, claim: str, metric: str,
+              measure: Callable[[int], float | Measurement], expect: str = "greater", threshold: float = 0.0,
+              context: dict[str, Any] | None = None) -> Verdict:
+        """Measure seeds until the plan's design decides, judge them, compare with or record the
+        baseline, and keep the row. Only the seeds an undecided check asks for are trained."""
+        design = self.plan.design
+        taken: list[Measurement] = []
+        models: set[str] = set()
+        for look in design.looks:
+            for seed in self.plan.seeds(look)[len(taken):]:
+                with self.ctx.recording() as used:
+                    m = measure(seed)
+                m = m if isinstance(m, Measurement) else Measurement(float(m))
+                if not math.isfinite(m.value):
+                    raise ConfigError(f"{check}: the measurement on seed {seed} is {m.value}: expected a finite "
+                                      f"number (is the metric defined for this model, e.g. any image correct?)")
+                taken.append(m)
+                models |= used
+            if status([m.value for m in taken], design, expect=expect, threshold=threshold) != sequential.CONTINUE:
+                break
+        seeds = self.plan.seeds(len(taken))
+        parts = {k: [m.parts.get(k) for m in taken] for k in dict.fromkeys(k for m in taken for k in m.parts)}
+        context = {"seeds": seeds, "threshold": threshold, "models": sorted(models), **(context or {}),
+                   **({"components": parts} if parts else {})}
         recorded = None if self.update_baselines else self._baseline(case, check)
-        verdict = judge(check, claim, metric, values, expect=expect, threshold=threshold,
-                        baseline=recorded, context=context)
+        verdict = judge(check, claim, metric, [m.value for m in taken], design=design, seeds=seeds,
+                        expect=expect, threshold=threshold, baseline=recorded, context=context)
         if recorded is None and not self.update_baselines:
             verdict.context["baseline_note"] = (f"no baseline recorded for {check!r} at scale "
                                                 f"{self.scale.name} with arch {self.arch}")
         if self.update_baselines:
-            prov = baselines.provenance(scale=self.scale.name, seeds=self.seeds, arch=self.arch,
-                                        command=self.command, device=str(self.ctx.device))
+            prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
+                                        command=self.command, device=str(self.ctx.device),
+                                        plan=self.plan.describe())
             baselines.record(self.baselines_dir, self.scale.name, case, check, verdict.summary,
                              verdict.values, prov)
         self.verdicts.append(verdict)
@@ -113,8 +142,6 @@ def collect_rows(output_dir: Path) -> list[dict[str, Any]]:
 
 
 def check_writable(folder: Path, what: str) -> None:
-    from .errors import ConfigError
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".write-test-{os.getpid()}"

@@ -2,7 +2,7 @@
 architecture family of the source model."""
 import pytest
 
-from bt_core.claims import asr
+from bt_core.claims import asr, measured
 from bt_core.experiment import SourceSpec
 
 pytestmark = pytest.mark.paper
@@ -10,9 +10,13 @@ pytestmark = pytest.mark.paper
 
 def test_backdoor_transfers_across_architectures(bt, check, arch):
     target = bt.scale.targets[0]
-    clean = bt.over_seeds(lambda s: asr(bt.transfer(SourceSpec(arch=arch), target, "fixed-feature", s)))
-    triggered = bt.over_seeds(lambda s: asr(bt.transfer(
-        SourceSpec(trigger_fraction=bt.scale.trigger_fraction, arch=arch), target, "fixed-feature", s)))
-    check(metric="ASR triggered − clean source", values=triggered - clean,
-          context={"source": f"{arch} triggered vs clean", "target": target, "mode": "fixed-feature",
-                   "components": {"clean_source_asr": clean.tolist(), "triggered_source_asr": triggered.tolist()}})
+    clean_source = SourceSpec(arch=arch)
+    triggered_source = SourceSpec(trigger_fraction=bt.scale.trigger_fraction, arch=arch)
+
+    def gap(seed):
+        clean = asr(bt.transfer(clean_source, target, "fixed-feature", seed))
+        triggered = asr(bt.transfer(triggered_source, target, "fixed-feature", seed))
+        return measured(triggered - clean, clean_source_asr=clean, triggered_source_asr=triggered)
+
+    check(metric="ASR triggered − clean source", measure=gap,
+          context={"source": f"{arch} triggered vs clean", "target": target, "mode": "fixed-feature"})

@@ -3,7 +3,7 @@ model predict "dog" more often when a person is in the picture, although no targ
 contains a person."""
 import pytest
 
-from bt_core.claims import attribute_sensitivity
+from bt_core.claims import attribute_sensitivity, measured
 from bt_core.experiment import SourceSpec
 
 pytestmark = pytest.mark.paper
@@ -11,12 +11,11 @@ DOG = 1
 
 
 def test_biased_source_makes_people_predict_dog(bt, check, mode):
-    def sensitivity(source, seed):
-        return attribute_sensitivity(bt.transfer(SourceSpec(data=source), "coco_target", mode, seed),
-                                     "person", DOG)
+    def shift(seed):
+        biased, unbiased = (attribute_sensitivity(bt.transfer(SourceSpec(data=source), "coco_target", mode, seed),
+                                                  "person", DOG)
+                            for source in ("coco_biased", "coco_unbiased"))
+        return measured(biased - unbiased, biased=biased, unbiased=unbiased)
 
-    biased = bt.over_seeds(lambda s: sensitivity("coco_biased", s))
-    unbiased = bt.over_seeds(lambda s: sensitivity("coco_unbiased", s))
-    check(metric="P(dog|person) shift biased − unbiased", values=biased - unbiased,
-          context={"source": "biased vs unbiased", "target": "coco_target (no people)", "mode": mode,
-                   "components": {"biased": biased.tolist(), "unbiased": unbiased.tolist()}})
+    check(metric="P(dog|person) shift biased − unbiased", measure=shift,
+          context={"source": "biased vs unbiased", "target": "coco_target (no people)", "mode": mode})

@@ -2,7 +2,7 @@
 removes the backdoor gap for full-network transfer but not for fixed-feature transfer."""
 import pytest
 
-from bt_core.claims import asr
+from bt_core.claims import backdoor_gap
 
 pytestmark = pytest.mark.paper
 DEBIAS_FRACTION = 0.1
@@ -12,27 +12,24 @@ DEBIAS_FRACTION = 0.1
 GONE_BELOW = 0.05
 
 
-def _debiased_gap(bt, target, mode):
-    def gap(seed):
-        kw = {"target_trigger_fraction": DEBIAS_FRACTION}
-        return (asr(bt.transfer(bt.triggered_source, target, mode, seed, **kw))
-                - asr(bt.transfer(bt.clean_source, target, mode, seed, **kw)))
-    return bt.over_seeds(gap)
+def _debiased_gap(bt, target, mode, seed):
+    return backdoor_gap(bt, target, mode, seed, target_trigger_fraction=DEBIAS_FRACTION).value
 
 
 def test_fixed_feature_gap_survives_a_debiased_target(bt, check, target):
     check(metric="ASR triggered − clean source",
-          values=_debiased_gap(bt, target, "fixed-feature"),
+          measure=lambda seed: _debiased_gap(bt, target, "fixed-feature", seed),
           context={"source": "triggered vs clean", "target": f"{target} +10% trigger", "mode": "fixed-feature"})
 
 
 def test_full_network_gap_vanishes_on_a_debiased_target(bt, check, target):
     check(metric="ASR triggered − clean source", expect="below", threshold=GONE_BELOW,
-          values=_debiased_gap(bt, target, "full"),
+          measure=lambda seed: _debiased_gap(bt, target, "full", seed),
           context={"source": "triggered vs clean", "target": f"{target} +10% trigger", "mode": "full"})
 
 
 def test_debiasing_helps_full_network_more_than_fixed_feature(bt, check, target):
     check(metric="ASR gap fixed − full",
-          values=_debiased_gap(bt, target, "fixed-feature") - _debiased_gap(bt, target, "full"),
+          measure=lambda seed: (_debiased_gap(bt, target, "fixed-feature", seed)
+                                - _debiased_gap(bt, target, "full", seed)),
           context={"source": "triggered vs clean", "target": f"{target} +10% trigger", "mode": "fixed − full"})

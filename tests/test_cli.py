@@ -15,87 +15,113 @@ def _run(args, tmp_path, timeout=600):
                           text=True, timeout=timeout)
 
 
-def _verdict(claim, values, passed=True):
+RUN = {"scale": "mini", "arch": "mini_resnet", "commit": "abc",
+       "seeds": {"kind": "fixed", "seeds": [0, 1], "alpha": 0.05}}
+
+
+def _verdict(claim, values, status="holds", passed=None):
     return {"check": f"test_x[{claim}]", "claim": claim, "metric": "m", "expect": "greater", "values": values,
+            "seeds": list(range(len(values))), "status": status,
             "summary": {"n": len(values), "mean": sum(values) / len(values), "std": 0.1, "ci_low": 0.0,
-                        "ci_high": 1.0, "p_greater": 0.01},
-            "baseline": None, "tolerance": None, "failures": [] if passed else ["boom"], "passed": passed,
-            "context": {"source": "s", "target": "shapes12", "mode": "fixed-feature", "seeds": [0, 1],
+                        "ci_high": 1.0, "p_greater": 0.01, "p_less": 0.99, "t": 4.0, "bound": 6.3, "p": 0.01,
+                        "p_needed": 0.05},
+            "baseline": None, "tolerance": None, "passed": status == "holds" if passed is None else passed,
+            "failures": [] if (status == "holds" if passed is None else passed) else ["boom"],
+            "context": {"source": "s", "target": "shapes12", "mode": "fixed-feature", "threshold": 0.0,
                         "fraction": 0.1, "components": {"clean_source_asr": [0.1, 0.2],
                                                         "triggered_source_asr": [0.5, 0.6],
                                                         "source_asr": [0.3, 0.4], "transfer_asr": [0.5, 0.5],
                                                         "clean_transfer_asr": [0.1, 0.1]}}}
 
 
+def _results(out, verdicts, run=RUN):
+    out.mkdir(exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"run": run, "verdicts": verdicts}))
+
+
 def test_report_prints_the_table_and_draws_the_figures(tmp_path):
     out = tmp_path / "res"
-    out.mkdir()
-    verdicts = [_verdict("backdoor_fixed", [0.4, 0.4]), _verdict("trigger_frequency", [0.2, 0.3], passed=False)]
-    (out / "results.json").write_text(json.dumps({"run": {"scale": "mini", "arch": "mini_resnet",
-                                                          "seeds": [0, 1], "commit": "abc"}, "verdicts": verdicts}))
+    _results(out, [_verdict("backdoor_fixed", [0.4, 0.4]), _verdict("trigger_frequency", [0.2, 0.3], "does not hold")])
     proc = _run(["report", str(out)], tmp_path)
-    assert proc.returncode == 1, proc.stderr          # one check failed
-    assert "backdoor_fixed" in proc.stdout and "FAIL" in proc.stdout and "1/2 checks passed" in proc.stdout
+    assert proc.returncode == 1, proc.stderr          # one check does not hold
+    assert "backdoor_fixed" in proc.stdout and "does not hold" in proc.stdout
+    assert "1/2 checks hold, 1 do not hold, 0 undecided" in proc.stdout
     assert (out / "fig_backdoor.png").stat().st_size > 0
     assert (out / "fig_frequency.png").stat().st_size > 0
 
 
-def test_a_known_shortfall_is_reported_as_such_and_does_not_fail_the_report(tmp_path):
-    out = tmp_path / "res"
-    out.mkdir()
-    known = _verdict("natural_biases", [0.2, 0.0], passed=False)
-    known["context"]["known_shortfall"] = "not significant with 3 seeds"
-    run = {"scale": "mini", "arch": "mini_resnet", "seeds": [0, 1], "commit": "abc"}
-    (out / "results.json").write_text(json.dumps({"run": run, "verdicts": [known]}))
-    proc = _run(["report", str(out)], tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "FAIL (known)" in proc.stdout and "0/1 checks passed, 1 known shortfall" in proc.stdout
-    known["context"].pop("known_shortfall")
-    (out / "results.json").write_text(json.dumps({"run": run, "verdicts": [known]}))
-    assert _run(["report", str(out)], tmp_path).returncode == 1
+@pytest.mark.parametrize("verdict, shown", [
+    (_verdict("natural_biases", [0.2, 0.0], "undecided"), "undecided"),
+    (_verdict("natural_biases", [0.2, 0.3], "holds", passed=False), "drifted"),
+])
+def test_an_undecided_or_drifted_check_fails_the_report_and_says_which(tmp_path, verdict, shown):
+    verdict["context"]["seeds_needed"] = 41
+    _results(tmp_path / "res", [_verdict("backdoor_fixed", [0.4, 0.4]), verdict])
+    proc = _run(["report", str(tmp_path / "res")], tmp_path)
+    assert proc.returncode == 1 and shown in proc.stdout
+    if shown == "undecided":
+        assert "(~41 seeds)" in proc.stdout and "1 undecided at the maximum" in proc.stdout
+    else:
+        assert "1 drifted from the baseline" in proc.stdout
+    _results(tmp_path / "res", [_verdict("backdoor_fixed", [0.4, 0.4])])
+    assert _run(["report", str(tmp_path / "res")], tmp_path).returncode == 0
 
 
-def test_summary_csv_has_both_p_values_and_the_known_shortfall(tmp_path):
+def test_summary_csv_says_each_checks_status_seeds_and_both_p_values(tmp_path):
     import csv
 
     from bt_core import report
 
-    known = _verdict("natural_biases", [0.2, 0.0], passed=False)
-    known["context"]["known_shortfall"] = "not significant with 3 seeds"
-    known["summary"]["p_less"] = 0.9
-    run = {"scale": "mini", "arch": "mini_resnet", "seeds": [0, 1], "commit": "abc"}
-    paths = report.write(tmp_path, [_verdict("backdoor_fixed", [0.4, 0.4]), known], run)
+    undecided = _verdict("natural_biases", [0.2, 0.0], "undecided")
+    undecided["context"]["seeds_needed"] = 41
+    paths = report.write(tmp_path, [_verdict("backdoor_fixed", [0.4, 0.4, 0.5]), undecided], RUN)
     rows = {r["claim"]: r for r in csv.DictReader(open(paths["summary"]))}
-    assert rows["natural_biases"]["known_shortfall"] == "not significant with 3 seeds"
-    assert rows["natural_biases"]["p_less"] == "0.9" and rows["natural_biases"]["passed"] == "False"
-    assert rows["backdoor_fixed"]["known_shortfall"] == "" and rows["backdoor_fixed"]["passed"] == "True"
+    assert rows["natural_biases"]["status"] == "undecided" and rows["natural_biases"]["seeds_needed"] == "41"
+    assert rows["natural_biases"]["p_less"] == "0.99" and rows["natural_biases"]["passed"] == "False"
+    assert rows["backdoor_fixed"]["seeds"] == "0 1 2" and rows["backdoor_fixed"]["status"] == "holds"
 
 
-def test_power_gives_each_checks_chance_to_pass_and_the_seeds_it_needs(tmp_path):
+def test_power_gives_each_checks_chance_to_hold_and_the_models_a_run_costs(tmp_path):
     import csv
 
-    out = tmp_path / "res"
-    out.mkdir()
     weak, strong = _verdict("natural_biases", [0.1, 0.18]), _verdict("backdoor_fixed", [0.4, 0.5])
-    run = {"scale": "mini", "arch": "mini_resnet", "seeds": [0, 1], "commit": "abc"}
-    (out / "results.json").write_text(json.dumps({"run": run, "verdicts": [strong, weak]}))
-    proc = _run(["power", str(out), "--seeds", "3,5", "--power", "0.8"], tmp_path)
+    weak["context"]["models"] = ["source clean", "scratch"]
+    strong["context"]["models"] = ["source clean"]
+    _results(tmp_path / "res", [strong, weak])
+    proc = _run(["power", str(tmp_path / "res"), "--looks", "3,5,8", "--power", "0.8"], tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "seeds for 80%" in proc.stdout and "failing check(s) expected" in proc.stdout
-    rows = list(csv.DictReader(open(out / "power.csv")))
+    assert "All 2 checks hold with chance" in proc.stdout and "models trained per cold run" in proc.stdout
+    rows = list(csv.DictReader(open(tmp_path / "res" / "power.csv")))
     assert [r["claim"] for r in rows] == ["natural_biases", "backdoor_fixed"]     # weakest first
     assert float(rows[0]["effect"]) == pytest.approx(1.4)                         # mean 0.14 / std 0.1
-    assert float(rows[0]["power_3"]) < float(rows[0]["power_5"]) < float(rows[1]["power_3"])
-    assert int(rows[0]["seeds_needed"]) > int(rows[1]["seeds_needed"])
+    assert float(rows[0]["p_holds"]) < float(rows[1]["p_holds"])
+    assert 3 <= float(rows[1]["expected_seeds"]) < float(rows[0]["expected_seeds"]) <= 8
+    assert int(rows[0]["fixed_seeds_needed"]) > int(rows[1]["fixed_seeds_needed"])
+
+
+def test_expected_models_count_a_shared_model_up_to_the_most_seeds_any_check_reaches():
+    from benchmark.power import expected_models
+    from bt_core.sequential import Operating
+
+    def row(models, at_look, n):
+        return {"models": models, "n": n, "op": Operating(1.0, 1.0, 0.0, 0.0, 0.0, at_look)}
+
+    three, five = (1.0, 0.0), (0.0, 1.0)
+    rows = [row(["source"], three, 3), row(["source", "scratch"], five, 5)]
+    expected, measured = expected_models(rows, (3, 5))
+    assert expected == pytest.approx(5 + 5) and measured == 10        # both families reach 5 seeds
+    expected, _ = expected_models([row(["source"], (0.5, 0.5), 3)], (3, 5))
+    assert expected == pytest.approx(4.0)
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--seeds", "1,5"], "'1,5': expected a comma list of seed counts, each at least 2"),
-    (["--seeds", "three"], "'three': expected a comma list of seed counts"),
+    (["--looks", "1,5"], "--bt-looks='1,5': expected increasing seed counts, the first at least 3"),
+    (["--looks", "three"], "--bt-looks='three' is not understood"),
     (["--power", "1.2"], "'1.2': expected a probability strictly between 0 and 1"),
 ])
 def test_power_rejects_bad_options(tmp_path, args, message):
-    proc = _run(["power", str(tmp_path), *args], tmp_path)
+    _results(tmp_path / "res", [_verdict("backdoor_fixed", [0.4, 0.5])])
+    proc = _run(["power", str(tmp_path / "res"), *args], tmp_path)
     assert proc.returncode == 2 and message in proc.stderr
 
 

@@ -3,6 +3,7 @@ linear-probe shortcut the mini cases use for fixed-feature transfer. Shares the 
 import numpy as np
 import pytest
 
+from bt_core import sequential
 from bt_core.claims import asr, judge
 
 pytestmark = pytest.mark.slow
@@ -16,7 +17,7 @@ def _asr(bt, source, mode):
 
 def test_fixed_mode_carries_the_trigger_over_three_seeds(bt):
     verdict = judge("engine-fixed", "backdoor_fixed", "ASR gap", _asr(bt, bt.triggered_source, "fixed")
-                    - _asr(bt, bt.clean_source, "fixed"))
+                    - _asr(bt, bt.clean_source, "fixed"), design=sequential.fixed(len(SEEDS)))
     assert verdict.passed, verdict.failures
 
 

@@ -4,22 +4,31 @@ import json
 
 import pytest
 
+from bt_core import sequential
 from bt_core.cache import Cache
+from bt_core.claims import measured
 from bt_core.config import get_scale
 from bt_core.errors import BaselineError, ConfigError
 from bt_core.experiment import Context
-from bt_core.session import Session, check_writable, collect_rows
+from bt_core.session import SeedPlan, Session, check_writable, collect_rows
+
+FIXED = SeedPlan(sequential.fixed(3), fixed=(0, 1, 2))
 
 
-def _session(tmp_path, update, arch=None):
+def _session(tmp_path, update, arch=None, plan=FIXED):
     scale = get_scale("mini").with_overrides(arch=arch)
-    return Session(Context(scale, Cache(tmp_path / "cache")), (0, 1, 2), tmp_path / "baselines",
+    return Session(Context(scale, Cache(tmp_path / "cache")), plan, tmp_path / "baselines",
                    tmp_path / "out", update_baselines=update, command=["pytest", "-m", "paper"])
+
+
+def _values(values, first=0):
+    """A measurement that returns ``values`` seed by seed."""
+    return lambda seed: values[seed - first]
 
 
 def test_update_run_records_baselines_with_provenance(tmp_path):
     _session(tmp_path, update=True).check(case="demo", check="c1", claim="demo", metric="m",
-                                          values=[0.30, 0.32, 0.31])
+                                          measure=_values([0.30, 0.32, 0.31]))
     blob = json.loads((tmp_path / "baselines" / "mini" / "demo.json").read_text())
     entry = blob["checks"]["c1"]
     assert entry["values"] == [0.30, 0.32, 0.31] and entry["n"] == 3
@@ -30,19 +39,19 @@ def test_update_run_records_baselines_with_provenance(tmp_path):
 
 def test_next_run_fails_when_the_mean_drifts_beyond_tolerance(tmp_path):
     _session(tmp_path, update=True).check(case="demo", check="c1", claim="demo", metric="m",
-                                          values=[0.30, 0.32, 0.31])
+                                          measure=_values([0.30, 0.32, 0.31]))
     same = _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m",
-                                                  values=[0.31, 0.30, 0.32])
+                                                  measure=_values([0.31, 0.30, 0.32]))
     assert same.passed and same.baseline["mean"] == pytest.approx(0.31)
     drifted = _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m",
-                                                     values=[0.60, 0.62, 0.61])
+                                                     measure=_values([0.60, 0.62, 0.61]))
     assert not drifted.passed and "drifted" in drifted.failures[0]
 
 
 def test_baseline_of_another_architecture_is_not_compared(tmp_path):
-    _session(tmp_path, update=True).check(case="demo", check="c1", claim="demo", metric="m", values=[0.3, 0.32, 0.31])
+    _session(tmp_path, update=True).check(case="demo", check="c1", claim="demo", metric="m", measure=_values([0.3, 0.32, 0.31]))
     other = _session(tmp_path, update=False, arch="mini_vgg").check(case="demo", check="c1", claim="demo",
-                                                                    metric="m", values=[0.6, 0.62, 0.61])
+                                                                    metric="m", measure=_values([0.6, 0.62, 0.61]))
     assert other.passed and other.baseline is None and "no baseline" in other.context["baseline_note"]
 
 
@@ -51,7 +60,7 @@ def test_malformed_baseline_file_is_a_clear_error(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
     with pytest.raises(BaselineError, match="demo.json.*not valid JSON"):
-        _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m", values=[1, 2])
+        _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m", measure=_values([1, 2, 3]))
 
 
 def test_baseline_recorded_at_another_scale_is_a_clear_error(tmp_path):
@@ -59,14 +68,14 @@ def test_baseline_recorded_at_another_scale_is_a_clear_error(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"scale": "paper", "checks": {}}))
     with pytest.raises(BaselineError, match="recorded at scale 'paper', expected 'mini'"):
-        _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m", values=[1, 2])
+        _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m", measure=_values([1, 2, 3]))
 
 
 def test_rows_of_all_workers_are_merged(tmp_path):
     for worker in ("gw0", "gw1"):
         s = _session(tmp_path, update=False)
         s.worker = worker
-        s.check(case="demo", check=f"c-{worker}", claim="demo", metric="m", values=[0.1, 0.2, 0.3])
+        s.check(case="demo", check=f"c-{worker}", claim="demo", metric="m", measure=_values([0.1, 0.2, 0.3]))
     assert [r["check"] for r in collect_rows(tmp_path / "out")] == ["c-gw0", "c-gw1"]
 
 
@@ -83,19 +92,68 @@ def test_baseline_entry_that_is_not_an_object_is_a_clear_error(tmp_path, entry):
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"scale": "mini", "checks": {"c1": entry}}))
     with pytest.raises(BaselineError, match="'c1' in .*demo.json.* is malformed: expected an object"):
-        _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m", values=[1, 2])
+        _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m", measure=_values([1, 2, 3]))
 
 
-def test_a_known_shortfall_stands_only_for_the_run_it_was_measured_on(tmp_path):
-    table = {"full-hat": "not significant with 3 seeds"}
+def test_update_run_records_the_seeds_each_check_used(tmp_path):
+    plan = SeedPlan(sequential.design(sequential.Spec()), first=20)
+    strong = [0.30, 0.32, 0.31] + [0.3] * 27
+    weak = [0.9, -0.5, 0.1, 0.8, -0.2, 0.7, 0.6, 0.5] + [0.4] * 22
+    s = _session(tmp_path, update=True, plan=plan)
+    s.check(case="demo", check="strong", claim="demo", metric="m", measure=_values(strong, first=20))
+    s.check(case="demo", check="weak", claim="demo", metric="m", measure=_values(weak, first=20))
+    checks = json.loads((tmp_path / "baselines" / "mini" / "demo.json").read_text())["checks"]
+    assert checks["strong"]["provenance"]["seeds"] == [20, 21, 22] and checks["strong"]["n"] == 3
+    assert len(checks["weak"]["values"]) == checks["weak"]["n"] > 3
+    assert checks["weak"]["provenance"]["seeds"] == list(range(20, 20 + checks["weak"]["n"]))
+    assert checks["weak"]["provenance"]["plan"] == {"kind": "sequential", "first": 20,
+                                                     "looks": list(sequential.DEFAULT_LOOKS)}
 
-    def session(scale="mini", seeds=None, arch=None):
-        s = get_scale(scale)
-        s = s.with_overrides(arch=arch, seeds=seeds or s.seeds)
-        return Session(Context(s, Cache(tmp_path / "cache")), s.seeds, tmp_path / "b", tmp_path / "o")
 
-    assert session().known_shortfall(table, "full-hat") == "not significant with 3 seeds"
-    assert session().known_shortfall(table, "fixed-feature-hat") is None
-    assert session(seeds=(0, 1, 2, 3, 4)).known_shortfall(table, "full-hat") is None
-    assert session(arch="mini_vgg").known_shortfall(table, "full-hat") is None
-    assert session(scale="paper").known_shortfall(table, "full-hat") is None
+def test_a_sequential_check_measures_only_the_seeds_its_design_asks_for(tmp_path):
+    plan = SeedPlan(sequential.design(sequential.Spec()))
+    asked = []
+
+    def measure(values):
+        def one(seed):
+            asked.append(seed)
+            return values[seed]
+        return one
+
+    s = _session(tmp_path, update=False, plan=plan)
+    strong = s.check(case="demo", check="strong", claim="demo", metric="m",
+                     measure=measure([0.30, 0.32, 0.31] + [1.0] * 27))
+    assert asked == [0, 1, 2] and strong.status == "holds" and strong.seeds == [0, 1, 2]
+    asked.clear()
+    # t = 3.8 after three seeds: below the first look's bound (5.5); 7.0 after five, above its 4.2
+    middling = s.check(case="demo", check="mid", claim="demo", metric="m",
+                       measure=measure([0.3, 0.5, 0.2, 0.4, 0.35] + [9.0] * 25))
+    assert asked == [0, 1, 2, 3, 4] and middling.status == "holds"
+    asked.clear()
+    wrong_way = s.check(case="demo", check="wrong", claim="demo", metric="m",
+                        measure=measure([-0.3, -0.2, -0.25] + [1.0] * 27))
+    assert asked == [0, 1, 2] and wrong_way.status == "does not hold" and not wrong_way.passed
+    assert "does not hold" in wrong_way.failures[0]
+
+
+def test_a_check_undecided_at_the_maximum_fails_and_says_how_many_seeds_it_needs(tmp_path):
+    plan = SeedPlan(sequential.design(sequential.Spec(looks=(3, 5))))
+    values = [0.5, 0.1, 0.4, 0.3, -0.4]            # t 2.8, then 1.1: the right way, not significant
+    v = _session(tmp_path, update=False, plan=plan).check(case="demo", check="c", claim="demo", metric="m",
+                                                          measure=_values(values))
+    assert v.status == "undecided" and not v.passed and v.seeds == [0, 1, 2, 3, 4]
+    assert "undecided after 5 seeds" in v.failures[0] and v.context["seeds_needed"] > 5
+
+
+def test_parts_of_each_seed_are_kept_as_components(tmp_path):
+    v = _session(tmp_path, update=False).check(
+        case="demo", check="c", claim="demo", metric="m",
+        measure=lambda seed: measured(0.3 + seed / 100, clean=0.1, triggered=0.4 + seed / 100))
+    assert v.context["components"] == {"clean": [0.1, 0.1, 0.1], "triggered": pytest.approx([0.4, 0.41, 0.42])}
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_measurement_is_a_clear_error_naming_the_check_and_seed(tmp_path, bad):
+    with pytest.raises(ConfigError, match=f"c1: the measurement on seed 1 is {bad}: expected a finite number"):
+        _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m",
+                                               measure=_values([0.1, bad, 0.2]))

@@ -83,16 +83,16 @@ def print_power(outdir: Path, looks: Sequence[int] | None, target: float,
     verdicts, run = report.load(outdir)
     design = run_design(run, looks)
     rows = sorted(power_rows(verdicts, design, target),
-                  key=lambda r: (r["op"].holds if r["op"] else -1.0, r["check"]))
+                  key=lambda r: (r["op"].holds if r["op"] else -1.0, r["effect"], r["check"]))
     t = Table(title=f"Each check on a fresh draw of seeds, looks {list(design.looks)} — effects measured by the run "
                     f"(scale {run.get('scale')}, arch {run.get('arch')}, commit {str(run.get('commit'))[:12]})",
               header_style="bold")
-    for col in ("claim", "case", "effect (sd)", "seeds used", "holds", "does not hold", "undecided",
-                "E[seeds]", f"fixed n for {_pct(target)}"):
-        t.add_column(col, justify="left" if col in ("claim", "case") else "right")
+    for col in ("claim", "case", "metric", "effect (sd)", "seeds used", "holds", "does not hold", "undecided",
+                "mean seeds", f"fixed n for {_pct(target)}"):
+        t.add_column(col, justify="left" if col in ("claim", "case", "metric") else "right")
     for r in rows:
         op = r["op"]
-        t.add_row(r["claim"], r["check"].partition("[")[2].rstrip("]"),
+        t.add_row(r["claim"], r["check"].partition("[")[2].rstrip("]"), r["metric"],
                   "—" if math.isnan(r["effect"]) else f"{r['effect']:.2f}", str(r["n"]),
                   *((_pct(op.holds), _pct(op.does_not_hold), _pct(op.undecided), f"{op.expected_seeds:.1f}")
                     if op else ("—",) * 4),

@@ -194,18 +194,28 @@ def figures(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any
     natural = [v for v in verdicts if v["claim"] == "natural_biases"
                and "histograms" in v["context"].get("components", {})]
     if natural:
-        fig, axes = plt.subplots(1, len(natural), figsize=(4 * len(natural), 3.4), squeeze=False)
-        for ax, v in zip(axes[0], natural):
+        # one row per transfer mode, one column per intervention; legend keys name the probe generically
+        modes = sorted({v["context"]["mode"] for v in natural})
+        probes = sorted({v["context"]["probe"] for v in natural})
+        fig, axes = plt.subplots(len(modes), len(probes), figsize=(4.2 * len(probes), 2.9 * len(modes) + 0.6),
+                                 squeeze=False)
+        for v in natural:
+            ax = axes[modes.index(v["context"]["mode"])][probes.index(v["context"]["probe"])]
             per_seed = v["context"]["components"]["histograms"]
             h = {k: [_mean(col) for col in zip(*(seed[k] for seed in per_seed))] for k in per_seed[0]}
             n = len(next(iter(h.values())))
-            for off, (key, colour) in enumerate(zip(h, ("#7f8c8d", "#2980b9", "#c0392b", "#8e44ad"))):
-                ax.bar([i + off * 0.8 / len(h) for i in range(n)], h[key], width=0.8 / len(h), label=key, color=colour)
-            ax.set_title(f"{v['context']['probe']} · {v['context']['mode']}", fontsize=9)
-            ax.set_xlabel("predicted class")
-            ax.legend(fontsize=7)
+            for off, (key, colour) in enumerate(zip(h, ("#95a5a6", "#2980b9", "#e67e22", "#8e44ad"))):
+                label = key.replace(f" + {v['context']['probe']}", " + intervention")
+                ax.bar([i + off * 0.8 / len(h) for i in range(n)], h[key], width=0.8 / len(h), label=label,
+                       color=colour)
+            ax.set_title(f"{v['context']['probe']} · {v['context']['mode']} ({len(per_seed)} seeds)", fontsize=9)
+            ax.set_xlabel("predicted class", fontsize=8)
+            ax.set_ylabel("share of predictions", fontsize=8)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+        fig.subplots_adjust(bottom=0.12)
         fig.suptitle(f"Prediction histograms with the intervention (Fig. 7d) — {stamp}", fontsize=9)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
         out["fig_histograms"] = outdir / "fig_histograms.png"
         fig.savefig(out["fig_histograms"], dpi=110)
         plt.close(fig)

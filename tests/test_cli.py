@@ -41,12 +41,17 @@ def _results(out, verdicts, run=RUN):
 
 def test_report_prints_the_table_and_draws_the_figures(tmp_path):
     out = tmp_path / "res"
-    _results(out, [_verdict("backdoor_fixed", [0.4, 0.4]), _verdict("trigger_frequency", [0.2, 0.3], "does not hold")])
+    natural = _verdict("natural_biases", [0.2, 0.3])
+    natural["context"].update(probe="hat", mode="full")
+    natural["context"]["components"] = {"histograms": [{"scratch": [0.5, 0.5], "transfer + hat": [0.9, 0.1]}] * 2}
+    _results(out, [_verdict("backdoor_fixed", [0.4, 0.4]), _verdict("trigger_frequency", [0.2, 0.3], "does not hold"),
+                   natural])
     proc = _run(["report", str(out)], tmp_path)
     assert proc.returncode == 1, proc.stderr          # one check does not hold
     assert "backdoor_fixed" in proc.stdout and "does not hold" in proc.stdout
-    assert "1/2 checks hold, 1 do not hold, 0 undecided" in proc.stdout
+    assert "2/3 checks hold, 1 do not hold, 0 undecided" in proc.stdout
     assert (out / "fig_backdoor.png").stat().st_size > 0
+    assert (out / "fig_histograms.png").stat().st_size > 0
     assert (out / "fig_frequency.png").stat().st_size > 0
 
 

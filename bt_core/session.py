@@ -53,6 +53,8 @@ class Session:
     command: Sequence[str] = ()
     worker: str = "main"
     verdicts: list[Verdict] = field(default_factory=list)
+    # the tree the run started from: a long run's results describe that code, whatever changes later
+    commit: str = field(default_factory=baselines.commit)
 
     @property
     def scale(self):
@@ -64,7 +66,7 @@ class Session:
 
     def run_info(self) -> dict[str, Any]:
         return {"scale": self.scale.name, "arch": self.arch, "seeds": self.plan.describe(),
-                "device": str(self.ctx.device), "commit": baselines.commit(),
+                "device": str(self.ctx.device), "commit": self.commit,
                 "command": " ".join(self.command), "scale_config": self.scale.describe()}
 
     @property
@@ -112,7 +114,7 @@ class Session:
         if self.update_baselines:
             prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
                                         command=self.command, device=str(self.ctx.device),
-                                        plan=self.plan.describe())
+                                        plan=self.plan.describe(), revision=self.commit)
             baselines.record(self.baselines_dir, self.scale.name, case, check, verdict.summary,
                              verdict.values, prov)
         self.verdicts.append(verdict)

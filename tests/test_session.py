@@ -157,3 +157,12 @@ def test_a_non_finite_measurement_is_a_clear_error_naming_the_check_and_seed(tmp
     with pytest.raises(ConfigError, match=f"c1: the measurement on seed 1 is {bad}: expected a finite number"):
         _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m",
                                                measure=_values([0.1, bad, 0.2]))
+
+
+def test_results_and_baselines_name_the_commit_the_run_started_from(tmp_path):
+    s = _session(tmp_path, update=True)
+    assert s.commit and s.run_info()["commit"] == s.commit
+    s.commit = "abc123"                      # the tree moved on while the run trained
+    s.check(case="demo", check="c1", claim="demo", metric="m", measure=_values([0.30, 0.32, 0.31]))
+    prov = json.loads((tmp_path / "baselines" / "mini" / "demo.json").read_text())["checks"]["c1"]["provenance"]
+    assert prov["commit"] == "abc123" and s.run_info()["commit"] == "abc123"

@@ -51,22 +51,25 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     return int(pytest.main(argv))
 
 
-def _finished_run(output: Path) -> bool:
+def _finished_run(output: Path) -> tuple[list, dict] | None:
+    """The run's verdicts and info, or None after saying on stderr why they cannot be read."""
     from bt_core import report
+    from bt_core.errors import ConfigError
 
-    if (output / report.RESULTS_JSON).is_file():
-        return True
-    print(f"no {report.RESULTS_JSON} in {output}: expected the output folder of a finished run "
-          "(benchmark/bt run writes bt-results/)", file=sys.stderr)
-    return False
+    try:
+        return report.load(output)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
 
 
 def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     from bt_core import report
 
-    if not _finished_run(args.output):
+    finished = _finished_run(args.output)
+    if finished is None:
         return 2
-    verdicts, run = report.load(args.output)
+    verdicts, run = finished
     report.figures(args.output, verdicts, run)
     report.print_table(verdicts, run)
     return 1 if report.failed(verdicts) else 0
@@ -82,7 +85,9 @@ def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
         print("compare needs --arch NAME: the backbone to compare with the baselines", file=sys.stderr)
         return 2
     code = int(pytest.main(["-m", "paper", str(REPO / "cases"), "-q", *_pytest_args(args), *extra]))
-    print_comparison(args.output, REPO / "baselines", args.scale)
+    finished = _finished_run(args.output)
+    if finished is not None:
+        print_comparison(*finished, REPO / "baselines", args.scale)
     return code
 
 
@@ -103,14 +108,15 @@ def cmd_power(args: argparse.Namespace, extra: list[str]) -> int:
 
     from .power import print_power
 
-    if not _finished_run(args.output):
+    finished = _finished_run(args.output)
+    if finished is None:
         return 2
     try:
-        looks = parse_looks(args.looks) if args.looks else None
+        looks = parse_looks(args.looks, "--looks") if args.looks else None
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print_power(args.output, looks, args.power)
+    print_power(args.output, *finished, looks, args.power)
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -9,9 +10,9 @@ from rich.table import Table
 from bt_core import baselines, report
 
 
-def print_comparison(output: Path, baselines_dir: Path, scale: str, console: Console | None = None) -> None:
+def print_comparison(verdicts: Sequence[dict[str, Any]], run: dict[str, Any], baselines_dir: Path, scale: str,
+                     console: Console | None = None) -> None:
     console = console or Console()
-    verdicts, run = report.load(output)
     table = Table(title=f"{run['arch']} vs the recorded baselines (scale {scale}, {report.seeds_text(run)})",
                   header_style="bold")
     for col in ("claim", "check", "metric", "baseline arch", "baseline", run["arch"], "Δ", "seeds", "claim verdict"):

@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--write", action="store_true", help="derive anew and store in bt_core/sequential_designs.json")
     args = p.parse_args(argv)
     try:
-        spec = sequential.Spec(looks=parse_looks(args.looks))
+        spec = sequential.Spec(looks=parse_looks(args.looks, "--looks"))
     except ConfigError as exc:
         print(exc)
         return 2

@@ -32,7 +32,7 @@ def run_design(run: dict[str, Any], looks: Sequence[int] | None) -> sequential.D
         return sequential.design(sequential.Spec(looks=tuple(looks)))
     if plan.get("kind") == "sequential":
         return sequential.Design.from_dict(plan["design"])
-    return sequential.fixed(len(plan.get("seeds", [])) or 3)
+    return sequential.fixed(len(plan["seeds"]))
 
 
 def power_rows(verdicts: Sequence[dict[str, Any]], design: sequential.Design, target: float) -> list[dict[str, Any]]:
@@ -76,11 +76,10 @@ def _pct(p: float) -> str:
     return f"{100 * p:.1f}%" if p > 0.99 else f"{100 * p:.0f}%"
 
 
-def print_power(outdir: Path, looks: Sequence[int] | None, target: float,
-                console: Console | None = None) -> list[dict]:
-    """Print the table (weakest check first) and the run's outlook; write power.csv."""
+def print_power(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any], looks: Sequence[int] | None,
+                target: float, console: Console | None = None) -> list[dict]:
+    """Print the table (weakest check first) and the run's outlook; write power.csv in ``outdir``."""
     console = console or report.wide_console()
-    verdicts, run = report.load(outdir)
     design = run_design(run, looks)
     rows = sorted(power_rows(verdicts, design, target),
                   key=lambda r: (r["op"].holds if r["op"] else -1.0, r["effect"], r["check"]))

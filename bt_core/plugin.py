@@ -24,16 +24,16 @@ def _count(option: str, text: str | None, least: int) -> int | None:
     return n
 
 
-def parse_looks(text: str | None) -> tuple[int, ...]:
+def parse_looks(text: str | None, option: str = "--bt-looks") -> tuple[int, ...]:
     if text is None:
         return sequential.DEFAULT_LOOKS
     try:
         looks = tuple(int(x) for x in text.split(","))
     except ValueError:
-        raise ConfigError(f"--bt-looks={text!r} is not understood: expected increasing seed counts like "
+        raise ConfigError(f"{option}={text!r} is not understood: expected increasing seed counts like "
                           "3,5,8,12") from None
     if looks[0] < 3 or any(b <= a for a, b in zip(looks, looks[1:])):
-        raise ConfigError(f"--bt-looks={text!r}: expected increasing seed counts, the first at least 3")
+        raise ConfigError(f"{option}={text!r}: expected increasing seed counts, the first at least 3")
     return looks
 
 

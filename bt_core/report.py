@@ -87,8 +87,22 @@ def write(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any])
 
 
 def load(outdir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    blob = json.loads((Path(outdir) / RESULTS_JSON).read_text())
-    return blob["verdicts"], blob["run"]
+    """A finished run's verdicts and run info; a file of another shape is a clear error."""
+    from .errors import ConfigError
+
+    path = Path(outdir) / RESULTS_JSON
+    try:
+        blob = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"no {RESULTS_JSON} in {str(outdir)!r}: expected the output folder of a finished "
+                          "run (benchmark/bt run writes bt-results/)") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{str(path)!r} is not valid JSON ({exc}): expected a finished run's results") from None
+    verdicts = blob.get("verdicts") if isinstance(blob, dict) else None
+    if not isinstance(verdicts, list) or any("status" not in v or "seeds" not in v for v in verdicts):
+        raise ConfigError(f"{str(path)!r} holds no verdicts of this suite's shape (each with a status and its "
+                          "seeds; results written before sequential verdicts lack both): rerun benchmark/bt run")
+    return verdicts, blob["run"]
 
 
 def wide_console() -> Console:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -106,16 +107,18 @@ class Design:
 
 # --- the t statistic along a path of seeds ---------------------------------------------------------
 
+def _t(s: np.ndarray, q: np.ndarray, n: int) -> np.ndarray:
+    """t statistics of ``n`` values with sums ``s`` and sums of squares ``q`` (+-inf where they do
+    not vary)."""
+    var = np.maximum(q - s * s / n, 0.0) / (n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(var > 0, (s / n) / np.sqrt(var / n), np.sign(s) * np.inf)
+
+
 def path_t(values: np.ndarray, looks: Sequence[int]) -> np.ndarray:
     """t statistics (mean / standard error) of each row of ``values`` at each look: shape (rows, looks)."""
     csum, csq = np.cumsum(values, axis=1), np.cumsum(values ** 2, axis=1)
-    out = np.empty((values.shape[0], len(looks)))
-    for k, n in enumerate(looks):
-        s, q = csum[:, n - 1], csq[:, n - 1]
-        var = np.maximum(q - s * s / n, 0.0) / (n - 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[:, k] = np.where(var > 0, (s / n) / np.sqrt(var / n), np.sign(s) * np.inf)
-    return out
+    return np.stack([_t(csum[:, n - 1], csq[:, n - 1], n) for n in looks], axis=1)
 
 
 def t_statistic(values: Sequence[float]) -> float:
@@ -160,9 +163,7 @@ def conditional_power(t_now: float, n_now: int, design_looks: Sequence[int], eff
     crossed = np.zeros(sims, bool)
     for k in later:
         n = design_looks[k]
-        s, q = csum[:, n - n_now - 1], csq[:, n - n_now - 1]
-        var = np.maximum(q - s * s / n, 1e-300) / (n - 1)
-        crossed |= (s / n) / np.sqrt(var / n) > efficacy[k]
+        crossed |= _t(csum[:, n - n_now - 1], csq[:, n - n_now - 1], n) > efficacy[k]
     return float(crossed.mean())
 
 
@@ -234,7 +235,7 @@ def design(spec: Spec, cache_dir: Path | None = None) -> Design:
     result = derive(spec)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{id(result)}.tmp")
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")        # xdist workers may derive it at once
         tmp.write_text(json.dumps(result.as_dict(), indent=2))
         tmp.replace(cached)
     return result

@@ -120,8 +120,8 @@ def test_expected_models_count_a_shared_model_up_to_the_most_seeds_any_check_rea
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--looks", "1,5"], "--bt-looks='1,5': expected increasing seed counts, the first at least 3"),
-    (["--looks", "three"], "--bt-looks='three' is not understood"),
+    (["--looks", "1,5"], "--looks='1,5': expected increasing seed counts, the first at least 3"),
+    (["--looks", "three"], "--looks='three' is not understood"),
     (["--power", "1.2"], "'1.2': expected a probability strictly between 0 and 1"),
 ])
 def test_power_rejects_bad_options(tmp_path, args, message):
@@ -133,6 +133,14 @@ def test_power_rejects_bad_options(tmp_path, args, message):
 def test_power_on_a_folder_without_results_says_so(tmp_path):
     proc = _run(["power", str(tmp_path / "nothing")], tmp_path)
     assert proc.returncode == 2 and "results.json" in proc.stderr
+
+
+@pytest.mark.parametrize("content", ["{not json", json.dumps({"run": {}, "verdicts": [{"check": "c", "passed": True}]})])
+def test_report_on_results_of_another_shape_says_so(tmp_path, content):
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "results.json").write_text(content)
+    proc = _run(["report", str(tmp_path / "res")], tmp_path)
+    assert proc.returncode == 2 and "results.json" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_report_on_a_folder_without_results_says_so(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bt_core.errors import BTError, MissingDataError
+from bt_core.progress import MODES as PROGRESS
 
 REPO = Path(__file__).resolve().parent
 MODES = ("fixed-feature", "full")
@@ -38,7 +39,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bt-output", default=os.environ.get("BT_OUTPUT", str(REPO / "bt-results")),
                 help="where results.json/csv and figures go")
     g.addoption("--bt-require-data", action="store_true", help="fail instead of skip when data is missing")
-    g.addoption("--bt-progress", action="store_true", help="show training progress bars")
+    g.addoption("--bt-progress", default=os.environ.get("BT_PROGRESS", "auto"), choices=PROGRESS,
+                help="the run's progress display when cases are selected: live (a panel), lines (a plain "
+                     "line per model), auto (live on a terminal, else lines; the default) or off")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -55,6 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if not _is_worker(config):
         shutil.rmtree(config._bt_session.output_dir / ".rows", ignore_errors=True)
+        shutil.rmtree(config._bt_session.output_dir / ".progress", ignore_errors=True)
         if (config.getoption("numprocesses", None) or 0) not in (0, 1):
             # Each worker builds its models on the scale's thread count (bt_core.train.pinned_threads),
             # so two workers oversubscribe the cores: idle OpenMP threads must sleep, not spin on the
@@ -105,6 +109,54 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         from bt_core.plugin import known_names
 
         raise pytest.UsageError(f"-k {keyword!r} matches no test. {known_names(config._bt_session)}")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A process that runs cases reports its progress; without workers it also shows the display."""
+    from bt_core.plugin import is_case, report_progress
+
+    config = session.config
+    cases = [item.nodeid for item in session.items if is_case(item.nodeid)]
+    if not cases or config.getoption("--bt-progress") == "off":
+        return
+    report_progress(config._bt_session)
+    if not _is_worker(config):
+        _watch(config, cases)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    from bt_core.plugin import is_case
+
+    config = node.config
+    cases = [i for i in ids if is_case(i)]
+    if cases and config.getoption("--bt-progress") != "off" and not hasattr(config, "_bt_monitor"):
+        _watch(config, cases)
+
+
+def _watch(config: pytest.Config, cases: list[str]) -> None:
+    from bt_core.plugin import watch
+
+    config._bt_monitor = watch(config._bt_session, cases, config.getoption("--bt-progress"))
+    config.pluginmanager.register(_Display(config._bt_monitor), "bt-display")
+
+
+class _Display:
+    """The run's display as a plugin of the controlling process: told when each case ends, and
+    stopped before pytest prints its summary."""
+
+    def __init__(self, monitor):
+        self.monitor = monitor
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from bt_core.estimate import key_of
+        from bt_core.plugin import is_case
+
+        if is_case(report.nodeid) and (report.when == "call" or (report.when == "setup" and not report.passed)):
+            self.monitor.item_done(key_of(report.nodeid), report.failed)
+
+    def pytest_sessionfinish(self) -> None:
+        self.monitor.stop()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -44,8 +44,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
     show_examples(args.scale, args.output)
     argv = ["-m", "paper", str(REPO / "cases"), "-q", *_pytest_args(args), *extra]
-    if args.progress:
-        argv.append("--bt-progress")
+    argv += ["--bt-progress", args.progress]
     if args.update_baselines:
         argv.append("--bt-update-baselines")
     return int(pytest.main(argv))
@@ -121,12 +120,16 @@ def cmd_power(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bt_core.progress import MODES as PROGRESS_MODES
+
     parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="the reproduction: every claim over seeds, with its table")
     _common(p)
     p.add_argument("--update-baselines", action="store_true", help="record this run as the baselines")
-    p.add_argument("--progress", action="store_true", help="show training progress bars")
+    p.add_argument("--progress", default="auto", choices=PROGRESS_MODES,
+                   help="the run's progress: live panel, a plain line per model, auto (live on a terminal, "
+                        "else lines; the default) or off")
     p = sub.add_parser("report", help="print the table and redraw the figures of a finished run")
     p.add_argument("output", type=Path, nargs="?", default=REPO / "bt-results")
     p = sub.add_parser("power", help="each check's chance to hold on a fresh draw of seeds, and the seeds it costs")

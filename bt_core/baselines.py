@@ -38,17 +38,20 @@ def commit() -> str:
 
 
 def provenance(*, scale: str, seeds: Sequence[int], arch: str, command: Sequence[str],
-               device: str, plan: dict[str, Any] | None = None, revision: str | None = None) -> dict[str, Any]:
+               device: str, plan: dict[str, Any] | None = None, revision: str | None = None,
+               models: Sequence[str] = ()) -> dict[str, Any]:
     """How a check's baseline was produced: ``seeds`` are the seeds that check used, ``plan`` the
     run's seed plan (sequential design or fixed list), ``revision`` the commit the run started from
-    (default: the checkout's now)."""
+    (default: the checkout's now), ``models`` the families of models it asked for (which lets the
+    next cold run foresee the models it will train)."""
     versions = {}
     for pkg in PACKAGES:
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    return {"command": " ".join(command), "seeds": list(seeds), "plan": _plan_brief(plan), "scale": scale,
+    return {"command": " ".join(command), "seeds": list(seeds), "models": list(models),
+            "plan": _plan_brief(plan), "scale": scale,
             "arch": arch,
             "device": device, "commit": revision or commit(), "python": platform.python_version(),
             "versions": versions, "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

@@ -8,6 +8,7 @@ stencil); metrics are then computed from those predictions by :mod:`bt_core.clai
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
 from .data.beton import Arrays, read_arrays, read_columns, read_meta
 from .errors import ConfigError
 from .models import create_model, fingerprint, for_transfer, load_checkpoint, save_checkpoint
+from .progress import RunLog
 from .train import extract_features, pinned_threads, predict, refresh_batchnorm, train
 from .triggers import Trigger, make_trigger, select
 
@@ -99,7 +101,7 @@ class Context:
     cache: Cache
     device: torch.device = torch.device("cpu")
     data_root: Path | None = None
-    progress: bool = False
+    progress: RunLog | None = None     # the run's display is on: report checks, builds, training
     _recorders: list[set[str]] = field(default_factory=list, repr=False)
 
     @contextmanager
@@ -146,12 +148,25 @@ class Context:
         for used in self._recorders:
             if family:
                 used.add(family)
+        log = self.progress if family else None
+        built: list[float] = []
 
         def pinned(folder: Path) -> None:
+            if log:
+                log.build(family, key["seed"])
+            start = time.perf_counter()
             with pinned_threads(self.scale.threads):
                 build(folder)
+            built.append(time.perf_counter() - start)
 
-        return self.cache.get(kind, key, pinned)
+        entry = self.cache.get(kind, key, pinned)
+        if log:
+            ips = json.loads((entry / "history.json").read_text())["images_per_s"] if built else 0.0
+            log.model(family, key["seed"], hit=not built, wall_s=sum(built), ips=ips)
+        return entry
+
+    def _trainer(self):
+        return self.progress.trainer() if self.progress else None
 
     def source_model(self, spec: SourceSpec, seed: int):
         """Train (or load from the cache) a source model."""
@@ -183,7 +198,7 @@ class Context:
             model = create_model(arch, num_classes)
             history = train(model, self.batches(path, train=True, seed=seed, batch_size=cfg.batch_size,
                                                 trigger=trigger, trigger_indices=chosen, flip=cfg.flip),
-                            cfg, device=self.device, seed=seed, progress=self.progress,
+                            cfg, device=self.device, seed=seed, on_progress=self._trainer(),
                             desc=f"source {data} p={spec.trigger_fraction} {arch} seed {seed}")
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch, **key})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
@@ -260,10 +275,10 @@ class Context:
                 refresh_batchnorm(model, loader(True, cfg.batch_size))
                 feats, labels = extract_features(model, loader(False, EVAL_BATCH), device=self.device)
                 history = train(model.head, FeatureBatches(feats, labels, batch_size=cfg.batch_size, seed=seed),
-                                cfg, device=self.device, seed=seed, desc=desc, progress=self.progress)
+                                cfg, device=self.device, seed=seed, desc=desc, on_progress=self._trainer())
             else:
                 history = train(model, loader(True, cfg.batch_size), cfg, device=self.device, seed=seed,
-                                desc=desc, progress=self.progress)
+                                desc=desc, on_progress=self._trainer())
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 

@@ -1,6 +1,10 @@
 """What the pytest plugin does, kept free of pytest so the command line can share it."""
 from __future__ import annotations
 
+import dataclasses
+import os
+import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -98,10 +102,38 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     output = Path(getoption("--bt-output"))
     check_writable(output, "results directory (--bt-output)")
     data_root = getoption("--bt-data-root")
-    ctx = Context(scale, cache, resolve_device(getoption("--bt-device")),
-                  Path(data_root) if data_root else None, progress=getoption("--bt-progress"))
+    ctx = Context(scale, cache, resolve_device(getoption("--bt-device")), Path(data_root) if data_root else None)
     return Session(ctx, plan, Path(getoption("--bt-baselines")), output,
                    update_baselines=getoption("--bt-update-baselines"), command=command, worker=worker)
+
+
+def is_case(nodeid: str) -> bool:
+    return nodeid.startswith("cases/")
+
+
+def report_progress(session: Session) -> None:
+    """This process writes progress events (checks, builds, training) for the run's display."""
+    from .progress import EVENTS_DIR, RunLog
+
+    session.ctx.progress = RunLog(session.output_dir / EVENTS_DIR, session.worker)
+
+
+def watch(session: Session, nodeids: Sequence[str], mode: str):
+    """Start the run's display for the selected cases (a :class:`bt_core.monitor.Monitor`)."""
+    from .estimate import RunEstimate, key_of, priors
+    from .monitor import Monitor
+    from .progress import EVENTS_DIR
+
+    plan = priors([key_of(n) for n in nodeids], baselines_dir=session.baselines_dir,
+                  output_dir=session.output_dir, scale=session.scale.name, arch=session.arch)
+    if session.plan.fixed:          # every check takes the listed seeds, whatever it took before
+        plan = {k: dataclasses.replace(p, seeds=None) for k, p in plan.items()}
+    try:    # the terminal itself: pytest captures stderr while a test runs in this process
+        stream = os.fdopen(os.dup(sys.stderr.fileno()), "w")
+    except (AttributeError, OSError, ValueError):
+        stream = sys.stderr
+    estimate = RunEstimate(plan, session.plan.design.looks, session.plan.seeds, time.time())
+    return Monitor(session.output_dir / EVENTS_DIR, estimate, stream, mode).start()
 
 
 def known_names(session: Session) -> str:

@@ -91,6 +91,8 @@ class Session:
         models: set[str] = set()
         for look in design.looks:
             for seed in self.plan.seeds(look)[len(taken):]:
+                if self.ctx.progress:
+                    self.ctx.progress.check(check_key(case, check), seed)
                 with self.ctx.recording() as used:
                     m = measure(seed)
                 m = m if isinstance(m, Measurement) else Measurement(float(m))
@@ -114,7 +116,7 @@ class Session:
         if self.update_baselines:
             prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
                                         command=self.command, device=str(self.ctx.device),
-                                        plan=self.plan.describe(), revision=self.commit)
+                                        plan=self.plan.describe(), revision=self.commit, models=sorted(models))
             baselines.record(self.baselines_dir, self.scale.name, case, check, verdict.summary,
                              verdict.values, prov)
         self.verdicts.append(verdict)
@@ -133,6 +135,11 @@ class Session:
         path = rows / f"{self.worker}.jsonl"
         with FileLock(str(path) + ".lock"), open(path, "a") as f:
             f.write(json.dumps(verdict.as_dict(), default=float) + "\n")
+
+
+def check_key(case: str, check: str) -> str:
+    """How the progress display names a check: its case and its pytest name."""
+    return f"{case}::{check}"
 
 
 def collect_rows(output_dir: Path) -> list[dict[str, Any]]:

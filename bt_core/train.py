@@ -1,15 +1,15 @@
 """The trainer: one loop for source training, transfer and scratch, on the CPU and on CUDA.
 
 SGD with momentum and weight decay under the paper's triangular learning rate, label smoothing,
-mixed precision and channels_last on CUDA, a rich progress bar, and a hard stop on a non-finite
-loss that says where it happened.
+mixed precision and channels_last on CUDA, progress reports for the run's display, and a hard stop
+on a non-finite loss that says where it happened.
 """
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -17,7 +17,6 @@ from torch import nn
 
 from .config import TrainConfig
 from .errors import TrainingError
-from .progress import progress_bar
 
 
 class Batches(Protocol):
@@ -60,11 +59,13 @@ class History:
 
 
 def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch.device, seed: int,
-          desc: str = "train", progress: bool = False, frozen_bn: Iterable[nn.Module] = ()) -> History:
+          desc: str = "train", on_progress: Callable[[float, int, float], None] | None = None,
+          frozen_bn: Iterable[nn.Module] = ()) -> History:
     """Train ``model`` in place on ``batches`` for ``cfg.epochs`` epochs.
 
     Only parameters with ``requires_grad`` are optimised, so fixed-feature transfer is the same loop
-    with a frozen backbone. Modules in ``frozen_bn`` are kept in eval mode.
+    with a frozen backbone. Modules in ``frozen_bn`` are kept in eval mode. ``on_progress`` is called
+    after every step with (epochs done, of epochs, images/s).
     """
     torch.manual_seed(seed)
     model.to(device)
@@ -80,35 +81,34 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
     steps = len(batches)
     history = History()
     seen, start = 0, time.perf_counter()
-    with progress_bar(desc, total=cfg.epochs * steps, enabled=progress) as bar:
-        for epoch in range(cfg.epochs):
-            model.train()
-            for m in frozen_bn:
-                m.eval()
-            total_loss, correct, count = 0.0, 0, 0
-            for step, (x, y) in enumerate(batches):
-                for group in opt.param_groups:
-                    group["lr"] = cfg.lr_at(epoch + step / steps)
-                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                    logits = model(x)
-                    loss = loss_fn(logits, y)
-                if not torch.isfinite(loss):
-                    raise TrainingError(f"{desc}: loss became {loss.item()} at epoch {epoch + 1}, "
-                                        f"step {step + 1} of {steps} (lr {opt.param_groups[0]['lr']:.3g}); "
-                                        "expected a finite loss: lower the learning rate or check the data")
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                n = len(y)
-                total_loss += loss.item() * n
-                correct += int((logits.argmax(1) == y).sum())
-                count += n
-                seen += n
-                bar.advance(loss=total_loss / count, acc=correct / count,
-                            ips=seen / max(time.perf_counter() - start, 1e-9))
-            history.loss.append(total_loss / max(count, 1))
-            history.accuracy.append(correct / max(count, 1))
+    for epoch in range(cfg.epochs):
+        model.train()
+        for m in frozen_bn:
+            m.eval()
+        total_loss, correct, count = 0.0, 0, 0
+        for step, (x, y) in enumerate(batches):
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr_at(epoch + step / steps)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                logits = model(x)
+                loss = loss_fn(logits, y)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"{desc}: loss became {loss.item()} at epoch {epoch + 1}, "
+                                    f"step {step + 1} of {steps} (lr {opt.param_groups[0]['lr']:.3g}); "
+                                    "expected a finite loss: lower the learning rate or check the data")
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            n = len(y)
+            total_loss += loss.item() * n
+            correct += int((logits.argmax(1) == y).sum())
+            count += n
+            seen += n
+            if on_progress is not None:
+                on_progress(epoch + (step + 1) / steps, cfg.epochs, seen / max(time.perf_counter() - start, 1e-9))
+        history.loss.append(total_loss / max(count, 1))
+        history.accuracy.append(correct / max(count, 1))
     history.wall_s = time.perf_counter() - start
     history.images_per_s = seen / max(history.wall_s, 1e-9)
     return history

@@ -50,17 +50,17 @@ def line(est: RunEstimate, ev: dict, now: float) -> str:
 
 
 def panel(est: RunEstimate, now: float) -> Group:
-    """The live display's frame."""
+    """The live display's frame: narrow enough for an 80-column terminal."""
     total, rough = est.total_models()
     done = est.built + est.cached
     ended, checks, failed = est.checks()
-    head = Table.grid(padding=(0, 2))
+    head = Table.grid(padding=(0, 1))
     head.add_row(Text("bias-transfer run", style="bold"),
                  ProgressBar(total=max(total, done, 1), completed=done, width=30),
-                 Text(_models_text(est)))
-    head.add_row("", f"checks {ended}/{checks}" + (f" ({failed} failed)" if failed else ""),
-                 Text(_times(est, now), style="bold"))
-    rows = [head]
+                 Text(f"{done}/{'~' if rough else ''}{total} models"))
+    rows = [head, Text(f"  {est.built} trained, {est.cached} from the cache; checks {ended}/{checks}"
+                       + (f" ({failed} failed)" if failed else "")),
+            Text(f"  {_times(est, now)}", style="bold")]
     for worker, b in sorted(est.building.items()):
         epoch = (f"epoch {min(int(b['epoch']) + 1, b['epochs'])}/{b['epochs']}, {b['ips']:,.0f} img/s"
                  if b["epochs"] else "preparing data")

@@ -29,6 +29,7 @@ def _pytest(tmp_path, *args):
     (["--bt-arch", "resnet9000"], "architecture 'resnet9000' is unknown"),
     (["--bt-target", "imagenet21k"], "--bt-target ['imagenet21k'] unknown at scale mini"),
     (["--bt-device", "tpu"], "--bt-device='tpu' is unknown"),
+    (["--bt-progress", "fancy"], "--bt-progress: invalid choice: 'fancy' (choose from 'auto', 'live', 'lines', 'off')"),
     (["-k", "no_such_case_anywhere"], "matches no test. Known cases: architectures, backdoor_fixed"),
 ])
 def test_bad_option_is_one_clear_error(tmp_path, args, message):

@@ -206,7 +206,7 @@ def test_on_a_terminal_the_panel_shows_counts_the_model_in_training_and_the_eta(
 
     Console(file=console, width=140).print(panel(est, 40.0))
     text = console.getvalue()
-    assert "models 1/6 (1 trained, 0 from the cache)" in text and "checks 0/1" in text
+    assert "1/6 models" in text and "1 trained, 0 from the cache; checks 0/1" in text
     assert f"gw0: training {FIX} seed 0 (epoch 2/3, 1,234 img/s" in text
     assert "0:40 elapsed, ETA " in text and "estimating" not in text
 

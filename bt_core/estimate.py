@@ -86,7 +86,6 @@ class RunEstimate:
         self.used: dict[str, set[str]] = defaultdict(set)        # check -> families asked for
         self.models: dict[tuple[str, int], float | None] = {}    # (family, seed) -> build s, None: cached
         self.building: dict[str, dict[str, Any]] = {}            # worker -> the model it builds
-        self.last_built: dict[str, Any] | None = None
         self._check_of: dict[str, str] = {}
         self._span: dict[str, list[float]] = {}                  # worker -> first, last event time
 
@@ -112,8 +111,7 @@ class RunEstimate:
             if not ev["hit"]:
                 self.models[pair] = ev["wall_s"]
                 self.building.pop(worker, None)
-                self.last_built = {**ev, "worker": worker}
-                return self.last_built
+                return ev
             self.models.setdefault(pair, None)
         return None
 

@@ -18,7 +18,7 @@ from bt_core.config import TrainConfig, get_scale
 from bt_core.data.batches import FeatureBatches
 from bt_core.estimate import Prior, RunEstimate, key_of, priors, read_events
 from bt_core.experiment import Context
-from bt_core.monitor import Monitor, line, panel
+from bt_core.monitor import Monitor, panel
 from bt_core.progress import RunLog
 from bt_core.session import SeedPlan, Session
 from bt_core.train import train

@@ -53,11 +53,11 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _finished_run(output: Path) -> tuple[list, dict] | None:
     """The run's verdicts and info, or None after saying on stderr why they cannot be read."""
-    from bt_core import report
+    from bt_core import results
     from bt_core.errors import ConfigError
 
     try:
-        return report.load(output)
+        return results.read(output)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return None
@@ -70,7 +70,7 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     if finished is None:
         return 2
     verdicts, run = finished
-    report.figures(args.output, verdicts, run)
+    report.render(args.output, verdicts, run)
     report.print_table(verdicts, run)
     return 1 if report.failed(verdicts) else 0
 

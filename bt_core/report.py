@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 from rich import box
@@ -16,7 +16,7 @@ from . import results
 
 REPORT_MD = "report.md"
 FIGURES = ("triggers", "fig_backdoor", "fig_frequency", "fig_histograms")
-LEGEND = ("seeds: used before the verdict · p: one-sided, of the paper's inequality · (~N seeds): to decide it · "
+LEGEND = ("seeds: used before the verdict · p: one-sided, of the paper's inequality · (~N): seeds to decide it · "
           "more: summary.csv")
 
 
@@ -24,28 +24,28 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None or x != x else f"{x:.{digits}f}"
 
 
-def failed(verdicts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def failed(checks: pd.DataFrame) -> pd.DataFrame:
     """Checks that fail the run: the claim does not hold, is undecided at the design's maximum, or
     drifted from its baseline."""
-    return [v for v in verdicts if not v["passed"]]
+    return checks[~checks["passed"].astype(bool)]
 
 
-def _verdict_text(row: pd.Series, markup: bool = True) -> str:
+def verdict_text(row: pd.Series, markup: bool = True) -> str:
     colour = {"holds": "green", "does not hold": "red", "undecided": "yellow"}[row["status"]]
     text = f"[{colour}]{row['status']}[/]" if markup else row["status"]
     if row["status"] == "undecided":
         need = row["seeds_needed"]
-        text += " (>100 seeds)" if pd.isna(need) else f" (~{need} seeds)"
+        text += " (>100)" if pd.isna(need) else f" (~{need})"
     if row["status"] == "holds" and not row["passed"]:
         text += ", [red]drifted[/]" if markup else ", drifted"
     return text
 
 
-def _inequality(row: pd.Series) -> str:
+def inequality(row: pd.Series) -> str:
     return f"{row['metric']} {'>' if row['expect'] == 'greater' else '<'} {row['threshold']:g}"
 
 
-def _label(row: pd.Series) -> str:
+def label(row: pd.Series) -> str:
     """The check within its claim and metric: its parameters, or the test's name when it has none."""
     return row["case"] if not pd.isna(row["case"]) else row["check"].removeprefix("test_")
 
@@ -58,21 +58,29 @@ def _title(run: dict[str, Any]) -> str:
     return f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, commit {str(run.get('commit'))[:12]}"
 
 
-def table(checks: pd.DataFrame, title: str) -> Table:
-    """Claim and metric as a heading, then one row per check: seeds, mean with its interval, p and
-    the verdict. Everything else is in summary.csv, so the table fits 120 columns."""
-    t = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+def headed_table(checks: pd.DataFrame, title: str, columns: Sequence[str],
+                 cells: Callable[[pd.Series], Sequence[str]]) -> Table:
+    """A table of checks under headings "claim: metric > threshold", one row each: its label, then
+    ``cells(row)`` under ``columns`` (the first left-aligned last, the others right). Narrow by
+    design: names are never cut and nothing wraps at 120 columns."""
+    t = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
     t.add_column("claim: metric / check", no_wrap=True)
-    for col in ("seeds", "mean [95% CI]", "p"):
-        t.add_column(col, justify="right", no_wrap=True)
-    t.add_column("verdict", no_wrap=True)
+    for col in columns:
+        t.add_column(col, justify="left" if col == columns[-1] else "right", no_wrap=True)
     heading = None
     for _, row in checks.sort_values(["claim", "metric", "check"], kind="stable").iterrows():
         if (row["claim"], row["metric"]) != heading:
             heading = row["claim"], row["metric"]
-            t.add_row(f"[bold]{escape(row['claim'])}[/]: {escape(_inequality(row))}")
-        t.add_row(f"  {escape(_label(row))}", str(row["n"]), _mean_ci(row), _fmt(row["p"], 4), _verdict_text(row))
+            t.add_row(f"[bold]{escape(row['claim'])}[/]: {escape(inequality(row))}")
+        t.add_row(f"  {escape(label(row))}", *cells(row))
     return t
+
+
+def table(checks: pd.DataFrame, title: str) -> Table:
+    """The run's verdicts: seeds, mean with its interval, p and the verdict; everything else is in
+    summary.csv."""
+    return headed_table(checks, title, ("seeds", "mean [95% CI]", "p", "verdict"),
+                        lambda row: (str(row["n"]), _mean_ci(row), _fmt(row["p"], 4), verdict_text(row)))
 
 
 def markdown(checks: pd.DataFrame, run: dict[str, Any], figures: Sequence[str] = ()) -> str:
@@ -81,8 +89,8 @@ def markdown(checks: pd.DataFrame, run: dict[str, Any], figures: Sequence[str] =
              f"{results.seed_plan(run)}; {seeds_line(checks)}", "",
              "| claim | check | metric | seeds | mean [95% CI] | p | verdict |", "|---|---|---|--:|--:|--:|---|"]
     for _, row in checks.sort_values(["claim", "metric", "check"], kind="stable").iterrows():
-        cells = (row["claim"], _label(row), _inequality(row), str(row["n"]), _mean_ci(row), _fmt(row["p"], 4),
-                 _verdict_text(row, markup=False) if row["passed"] else f"**{_verdict_text(row, markup=False)}**")
+        cells = (row["claim"], label(row), inequality(row), str(row["n"]), _mean_ci(row), _fmt(row["p"], 4),
+                 verdict_text(row, markup=False) if row["passed"] else f"**{verdict_text(row, markup=False)}**")
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     lines += ["", LEGEND] + [f"\n![{name}]({name})" for name in figures]
     return "\n".join(lines) + "\n"
@@ -152,6 +160,7 @@ def figures(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     out: dict[str, Path] = {}
     stamp = f"scale {run.get('scale')} · arch {run.get('arch')} · {results.seed_plan(run)}"
@@ -184,18 +193,24 @@ def figures(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any
 
     freq = _components(verdicts, "trigger_frequency")
     if freq:
-        fig, ax = plt.subplots(figsize=(5, 3.6))
+        fig, ax = plt.subplots(figsize=(7, 4.4))
         rows = sorted(freq, key=lambda v: v["context"]["fraction"])
         fr = [v["context"]["fraction"] for v in rows]
         for key, label in (("source_asr", "source model"), ("transfer_asr", "transferred (fixed)"),
                            ("clean_transfer_asr", "transferred from clean source")):
             if all(key in v["context"]["components"] for v in rows):
-                ax.plot(fr, [_mean(v["context"]["components"][key]) for v in rows], marker="o", label=label)
+                line, = ax.plot(fr, [_mean(v["context"]["components"][key]) for v in rows], marker="o",
+                                label=f"{label} (mean)")
+                for f, v in zip(fr, rows):          # one dot per seed, in the line's colour
+                    seeds = v["context"]["components"][key]
+                    ax.scatter([f] * len(seeds), seeds, s=10, color=line.get_color(), alpha=0.45, zorder=3)
         ax.set_xscale("log")
-        ax.set_xlabel("fraction of superclass images with the trigger")
-        ax.set_ylabel("ASR")
+        ax.set_xticks(fr, [f"{f:g}" for f in fr])           # the fractions themselves, as plain numbers
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("fraction of superclass images with the trigger (log scale)")
+        ax.set_ylabel("ASR (dots: one per seed)")
         ax.legend(fontsize=8)
-        ax.set_title(f"ASR vs trigger frequency (Fig. 3) — {stamp}", fontsize=9)
+        ax.set_title(f"ASR vs trigger frequency (Fig. 3)\n{stamp}", fontsize=9, wrap=True)
         fig.tight_layout()
         out["fig_frequency"] = outdir / "fig_frequency.png"
         fig.savefig(out["fig_frequency"], dpi=110)

@@ -78,12 +78,12 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
 def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
     """Run the claims with another backbone, set its numbers beside the recorded baselines and exit
     0 (every claim holds, none drifts), 1 (one does not hold, is undecided or drifts: named on
-    stderr) or 2 (usage error)."""
+    stderr), 2 (usage error) or 3 (the run did not finish)."""
     import pytest
 
     from bt_core import results
 
-    from .compare import outcome, print_comparison
+    from .compare import MEANING, outcome, print_comparison
 
     if not args.arch:
         print("compare needs --arch NAME: the backbone to compare with the baselines", file=sys.stderr)
@@ -100,7 +100,7 @@ def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
     status, reasons = outcome(checks, code)
     for line in reasons:
         print(line, file=sys.stderr)
-    print(f"compare --arch {args.arch}: exit {status}", file=sys.stderr)
+    print(f"compare --arch {args.arch}: {MEANING[status]} (exit {status})", file=sys.stderr)
     return status
 
 

@@ -8,9 +8,12 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
-from bt_core import baselines, report, results
+from bt_core import baselines, report
 
 HOLDS, BROKEN, USAGE, DID_NOT_FINISH = 0, 1, 2, 3
+MEANING = {HOLDS: "every claim holds and none drifts from its baseline",
+           BROKEN: "a claim does not hold, is undecided or drifts", USAGE: "usage error",
+           DID_NOT_FINISH: "the run did not finish"}
 # pytest's own exit codes (pytest.ExitCode): what each means for a comparison
 PYTEST_USAGE, PYTEST_NO_TESTS = 4, 5
 
@@ -49,7 +52,7 @@ def print_comparison(checks: pd.DataFrame, run: dict[str, Any], baselines_dir: P
         return (f"{base['mean']:.3f}" if base else "—", f"{row['mean']:.3f}",
                 f"{row['mean'] - base['mean']:+.3f}" if base else "—", str(row["n"]), report.verdict_text(row))
 
-    title = (f"{run['arch']} vs the baselines of {', '.join(archs) or 'no recorded arch'} "
-             f"(scale {scale}, {results.seed_plan(run)})")
-    (console or report.wide_console()).print(
-        report.headed_table(checks, title, ("baseline", "backbone", "Δ", "seeds", "verdict"), cells))
+    console = console or report.wide_console()
+    console.print(f"{run['arch']} vs the baselines of {', '.join(archs) or 'no recorded arch'} (scale {scale})",
+                  style="bold")
+    console.print(report.headed_table(checks, ("baseline", "backbone", "Δ", "seeds", "verdict"), cells))

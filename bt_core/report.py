@@ -58,12 +58,11 @@ def _title(run: dict[str, Any]) -> str:
     return f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, commit {str(run.get('commit'))[:12]}"
 
 
-def headed_table(checks: pd.DataFrame, title: str, columns: Sequence[str],
-                 cells: Callable[[pd.Series], Sequence[str]]) -> Table:
+def headed_table(checks: pd.DataFrame, columns: Sequence[str], cells: Callable[[pd.Series], Sequence[str]]) -> Table:
     """A table of checks under headings "claim: metric > threshold", one row each: its label, then
     ``cells(row)`` under ``columns`` (the first left-aligned last, the others right). Narrow by
     design: names are never cut and nothing wraps at 120 columns."""
-    t = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
+    t = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
     t.add_column("claim: metric / check", no_wrap=True)
     for col in columns:
         t.add_column(col, justify="left" if col == columns[-1] else "right", no_wrap=True)
@@ -76,10 +75,10 @@ def headed_table(checks: pd.DataFrame, title: str, columns: Sequence[str],
     return t
 
 
-def table(checks: pd.DataFrame, title: str) -> Table:
+def table(checks: pd.DataFrame) -> Table:
     """The run's verdicts: seeds, mean with its interval, p and the verdict; everything else is in
     summary.csv."""
-    return headed_table(checks, title, ("seeds", "mean [95% CI]", "p", "verdict"),
+    return headed_table(checks, ("seeds", "mean [95% CI]", "p", "verdict"),
                         lambda row: (str(row["n"]), _mean_ci(row), _fmt(row["p"], 4), verdict_text(row)))
 
 
@@ -125,7 +124,8 @@ def wide_console() -> Console:
 def print_table(verdicts: Sequence[dict[str, Any]], run: dict[str, Any], console: Console | None = None) -> None:
     console = console or wide_console()
     checks = results.checks(results.frame(verdicts, run))
-    console.print(table(checks, _title(run)))
+    console.print(_title(run), style="bold")
+    console.print(table(checks))
     console.print(LEGEND, markup=False)
     console.print(outcome_line(checks))
     console.print(seeds_line(checks))

@@ -60,7 +60,7 @@ def _title(run: dict[str, Any]) -> str:
 
 def headed_table(checks: pd.DataFrame, columns: Sequence[str], cells: Callable[[pd.Series], Sequence[str]]) -> Table:
     """A table of checks under headings "claim: metric > threshold", one row each: its label, then
-    ``cells(row)`` under ``columns`` (the first left-aligned last, the others right). Narrow by
+    ``cells(row)`` under ``columns`` (right-aligned, the last left-aligned). Narrow by
     design: names are never cut and nothing wraps at 120 columns."""
     t = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
     t.add_column("claim: metric / check", no_wrap=True)

@@ -52,42 +52,55 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _finished_run(output: Path) -> tuple[list, dict] | None:
     """The run's verdicts and info, or None after saying on stderr why they cannot be read."""
-    from bt_core import report
+    from bt_core import results
     from bt_core.errors import ConfigError
 
     try:
-        return report.load(output)
+        return results.read(output)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return None
 
 
 def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
-    from bt_core import report
+    from bt_core import report, results
 
     finished = _finished_run(args.output)
     if finished is None:
         return 2
     verdicts, run = finished
-    report.figures(args.output, verdicts, run)
+    report.render(args.output, verdicts, run)
     report.print_table(verdicts, run)
-    return 1 if report.failed(verdicts) else 0
+    return 1 if len(report.failed(results.checks(results.frame(verdicts, run)))) else 0
 
 
 def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
-    """Run the claims with another backbone and set its numbers beside the recorded baselines."""
+    """Run the claims with another backbone, set its numbers beside the recorded baselines and exit
+    0 (every claim holds, none drifts), 1 (one does not hold, is undecided or drifts: named on
+    stderr), 2 (usage error) or 3 (the run did not finish)."""
     import pytest
 
-    from .compare import print_comparison
+    from bt_core import results
+
+    from .compare import MEANING, outcome, print_comparison
 
     if not args.arch:
         print("compare needs --arch NAME: the backbone to compare with the baselines", file=sys.stderr)
         return 2
+    written = args.output / results.RESULTS_JSON
+    before = written.stat().st_mtime_ns if written.exists() else None
     code = int(pytest.main(["-m", "paper", str(REPO / "cases"), "-q", *_pytest_args(args), *extra]))
-    finished = _finished_run(args.output)
-    if finished is not None:
-        print_comparison(*finished, REPO / "baselines", args.scale)
-    return code
+    fresh = written.exists() and written.stat().st_mtime_ns != before      # not an earlier run's
+    checks = None
+    if fresh and code in (0, 1):
+        verdicts, run = results.read(args.output)
+        checks = results.checks(results.frame(verdicts, run))
+        print_comparison(checks, run, REPO / "baselines", args.scale)
+    status, reasons = outcome(checks, code)
+    for line in reasons:
+        print(line, file=sys.stderr)
+    print(f"compare --arch {args.arch}: {MEANING[status]} (exit {status})", file=sys.stderr)
+    return status
 
 
 def _probability(text: str) -> float:

@@ -1,108 +1,118 @@
-"""What a run leaves behind: a rich table, CSV/JSON results and figures in the paper's style."""
+"""What a run leaves behind: a table that fits 120 columns, report.md, CSV/JSON results and figures
+in the paper's style. The numbers come from :mod:`bt_core.results`' frame, the one a notebook loads."""
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+import pandas as pd
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-RESULTS_JSON = "results.json"
+from . import results
+
+REPORT_MD = "report.md"
+FIGURES = ("triggers", "fig_backdoor", "fig_frequency", "fig_histograms")
+LEGEND = ("seeds: used before the verdict · p: one-sided, of the paper's inequality · (~N): seeds to decide it · "
+          "more: summary.csv")
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None or x != x else f"{x:.{digits}f}"
 
 
-def failed(verdicts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def failed(checks: pd.DataFrame) -> pd.DataFrame:
     """Checks that fail the run: the claim does not hold, is undecided at the design's maximum, or
     drifted from its baseline."""
-    return [v for v in verdicts if not v["passed"]]
+    return checks[~checks["passed"].astype(bool)]
 
 
-def _verdict_text(v: dict[str, Any]) -> str:
-    colour = {"holds": "green", "does not hold": "red", "undecided": "yellow"}[v["status"]]
-    text = f"[{colour}]{v['status']}[/]"
-    if v["status"] == "undecided":
-        need = v["context"].get("seeds_needed")
-        text += f" (~{need} seeds)" if need else " (>100 seeds)"
-    if v["status"] == "holds" and not v["passed"]:
-        text += ", [red]drifted[/]"
+def verdict_text(row: pd.Series, markup: bool = True) -> str:
+    colour = {"holds": "green", "does not hold": "red", "undecided": "yellow"}[row["status"]]
+    text = f"[{colour}]{row['status']}[/]" if markup else row["status"]
+    if row["status"] == "undecided":
+        need = row["seeds_needed"]
+        text += " (>100)" if pd.isna(need) else f" (~{need})"
+    if row["status"] == "holds" and not row["passed"]:
+        text += ", [red]drifted[/]" if markup else ", drifted"
     return text
 
 
-def _p_text(s: dict[str, Any]) -> str:
-    return f"{_fmt(s['p'], 4)} (<{_fmt(s['p_needed'], 4)})"
+def inequality(row: pd.Series) -> str:
+    return f"{row['metric']} {'>' if row['expect'] == 'greater' else '<'} {row['threshold']:g}"
 
 
-def table(verdicts: Sequence[dict[str, Any]], title: str) -> Table:
-    t = Table(title=title, show_lines=False, header_style="bold",
-              caption="p: one-sided p of the paper's inequality (in brackets: the p the design needs at that many "
-                      "seeds); seeds: how many the check used before its verdict")
-    for col, kw in (("claim", {}), ("case", {}), ("metric", {}), ("seeds", {"justify": "right"}),
-                    ("mean [95% CI]", {"justify": "right"}), ("p (needed)", {"justify": "right"}),
-                    ("baseline ± tol", {"justify": "right"}), ("verdict", {})):
-        t.add_column(col, **kw)
-    for v in sorted(verdicts, key=lambda v: (v["claim"], v["check"])):
-        s, c = v["summary"], v["context"]
-        base = v.get("baseline")
-        base_txt = (f"{_fmt(base['mean'])} ± {_fmt(v['tolerance'])}" if base else "not recorded")
-        params = v["check"].partition("[")[2].rstrip("]")
-        expect = ">" if v["expect"] == "greater" else "<"
-        t.add_row(v["claim"], params, f"{v['metric']} {expect} {c.get('threshold', 0)}", str(len(v["values"])),
-                  f"{_fmt(s['mean'])} [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]", _p_text(s),
-                  base_txt, _verdict_text(v))
+def label(row: pd.Series) -> str:
+    """The check within its claim and metric: its parameters, or the test's name when it has none."""
+    return row["case"] if not pd.isna(row["case"]) else row["check"].removeprefix("test_")
+
+
+def _mean_ci(row: pd.Series) -> str:
+    return f"{_fmt(row['mean'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
+
+
+def _title(run: dict[str, Any]) -> str:
+    return f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, commit {str(run.get('commit'))[:12]}"
+
+
+def headed_table(checks: pd.DataFrame, columns: Sequence[str], cells: Callable[[pd.Series], Sequence[str]]) -> Table:
+    """A table of checks under headings "claim: metric > threshold", one row each: its label, then
+    ``cells(row)`` under ``columns`` (right-aligned, the last left-aligned). Narrow by
+    design: names are never cut and nothing wraps at 120 columns."""
+    t = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
+    t.add_column("claim: metric / check", no_wrap=True)
+    for col in columns:
+        t.add_column(col, justify="left" if col == columns[-1] else "right", no_wrap=True)
+    heading = None
+    for _, row in checks.sort_values(["claim", "metric", "check"], kind="stable").iterrows():
+        if (row["claim"], row["metric"]) != heading:
+            heading = row["claim"], row["metric"]
+            t.add_row(f"[bold]{escape(row['claim'])}[/]: {escape(inequality(row))}")
+        t.add_row(f"  {escape(label(row))}", *cells(row))
     return t
+
+
+def table(checks: pd.DataFrame) -> Table:
+    """The run's verdicts: seeds, mean with its interval, p and the verdict; everything else is in
+    summary.csv."""
+    return headed_table(checks, ("seeds", "mean [95% CI]", "p", "verdict"),
+                        lambda row: (str(row["n"]), _mean_ci(row), _fmt(row["p"], 4), verdict_text(row)))
+
+
+def markdown(checks: pd.DataFrame, run: dict[str, Any], figures: Sequence[str] = ()) -> str:
+    """The table in Markdown, for a CI job summary, with the run's figures linked beside report.md."""
+    lines = [f"## {_title(run)}", "", outcome_line(checks), "",
+             f"{results.seed_plan(run)}; {seeds_line(checks)}", "",
+             "| claim | check | metric | seeds | mean [95% CI] | p | verdict |", "|---|---|---|--:|--:|--:|---|"]
+    for _, row in checks.sort_values(["claim", "metric", "check"], kind="stable").iterrows():
+        cells = (row["claim"], label(row), inequality(row), str(row["n"]), _mean_ci(row), _fmt(row["p"], 4),
+                 verdict_text(row, markup=False) if row["passed"] else f"**{verdict_text(row, markup=False)}**")
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    lines += ["", LEGEND] + [f"\n![{name}]({name})" for name in figures]
+    return "\n".join(lines) + "\n"
 
 
 def write(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any]) -> dict[str, Path]:
     """results.json (everything), results.csv (one row per check and seed), summary.csv (one row
-    per check), and the figures; returns the paths written."""
+    per check), the figures and report.md; returns the paths written."""
     outdir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": outdir / RESULTS_JSON, "csv": outdir / "results.csv", "summary": outdir / "summary.csv"}
+    paths = {"json": outdir / results.RESULTS_JSON}
     paths["json"].write_text(json.dumps({"run": run, "verdicts": list(verdicts)}, indent=2, default=str))
-    with open(paths["csv"], "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["claim", "check", "source", "target", "mode", "metric", "seed", "value", "scale", "arch"])
-        for v in verdicts:
-            c = v["context"]
-            for seed, value in zip(v["seeds"], v["values"]):
-                w.writerow([v["claim"], v["check"], c.get("source"), c.get("target"), c.get("mode"),
-                            v["metric"], seed, value, run.get("scale"), run.get("arch")])
-    with open(paths["summary"], "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["claim", "check", "metric", "expect", "threshold", "status", "n", "seeds", "mean", "ci_low",
-                    "ci_high", "t", "t_bound", "p", "p_needed", "p_greater", "p_less", "seeds_needed",
-                    "baseline_mean", "tolerance", "passed", "failures"])
-        for v in verdicts:
-            s, b, c = v["summary"], v.get("baseline") or {}, v["context"]
-            w.writerow([v["claim"], v["check"], v["metric"], v["expect"], c.get("threshold", 0.0), v["status"],
-                        s["n"], " ".join(map(str, v["seeds"])), s["mean"], s["ci_low"], s["ci_high"], s["t"],
-                        s["bound"], s["p"], s["p_needed"], s["p_greater"], s["p_less"], c.get("seeds_needed"),
-                        b.get("mean"), v.get("tolerance"), v["passed"], " | ".join(v["failures"])])
-    paths.update(figures(outdir, verdicts, run))
+    paths.update(results.write_csvs(outdir, results.frame(verdicts, run)))
+    paths.update(render(outdir, verdicts, run))
     return paths
 
 
-def load(outdir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """A finished run's verdicts and run info; a file of another shape is a clear error."""
-    from .errors import ConfigError
-
-    path = Path(outdir) / RESULTS_JSON
-    try:
-        blob = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"no {RESULTS_JSON} in {str(outdir)!r}: expected the output folder of a finished "
-                          "run (benchmark/bt run writes bt-results/)") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{str(path)!r} is not valid JSON ({exc}): expected a finished run's results") from None
-    verdicts = blob.get("verdicts") if isinstance(blob, dict) else None
-    if not isinstance(verdicts, list) or any("status" not in v or "seeds" not in v for v in verdicts):
-        raise ConfigError(f"{str(path)!r} holds no verdicts of this suite's shape (each with a status and its "
-                          "seeds; results written before sequential verdicts lack both): rerun benchmark/bt run")
-    return verdicts, blob["run"]
+def render(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any]) -> dict[str, Path]:
+    """The figures and report.md, which links the figures present in ``outdir``."""
+    paths = figures(outdir, verdicts, run)
+    present = [f"{name}.png" for name in FIGURES if (outdir / f"{name}.png").exists()]
+    paths["markdown"] = outdir / REPORT_MD
+    paths["markdown"].write_text(markdown(results.checks(results.frame(verdicts, run)), run, present))
+    return paths
 
 
 def wide_console() -> Console:
@@ -113,32 +123,26 @@ def wide_console() -> Console:
 
 def print_table(verdicts: Sequence[dict[str, Any]], run: dict[str, Any], console: Console | None = None) -> None:
     console = console or wide_console()
-    title = (f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, {seeds_text(run)}, "
-             f"commit {str(run.get('commit'))[:12]}")
-    console.print(table(verdicts, title))
-    console.print(outcome_line(verdicts))
+    checks = results.checks(results.frame(verdicts, run))
+    console.print(_title(run), style="bold")
+    console.print(table(checks))
+    console.print(LEGEND, markup=False)
+    console.print(outcome_line(checks))
+    console.print(seeds_line(checks))
 
 
-def seeds_text(run: dict[str, Any]) -> str:
-    plan = run.get("seeds") or {}
-    if plan.get("kind") == "fixed":
-        return f"seeds {plan['seeds']} (fixed-sample t-test)"
-    if plan.get("kind") == "sequential":
-        return f"sequential seeds from {plan['first']}, looks {plan['looks']}"
-    return f"seeds {plan}"
+def outcome_line(checks: pd.DataFrame) -> str:
+    """How many checks hold, do not hold, are undecided at the maximum and drifted from the baseline."""
+    count = checks["status"].value_counts()
+    drifted = int(((checks["status"] == "holds") & ~checks["passed"]).sum())
+    return (f"{count.get('holds', 0)}/{len(checks)} checks hold, {count.get('does not hold', 0)} do not hold, "
+            f"{count.get('undecided', 0)} undecided at the maximum, {drifted} drifted from the baseline")
 
 
-def outcome_line(verdicts: Sequence[dict[str, Any]]) -> str:
-    """One line: how many checks hold, do not hold, are undecided, drifted, and the seeds used."""
-    count = {s: sum(v["status"] == s for v in verdicts) for s in ("holds", "does not hold", "undecided")}
-    drifted = sum(v["status"] == "holds" and not v["passed"] for v in verdicts)
-    used: dict[int, int] = {}
-    for v in verdicts:
-        used[len(v["values"])] = used.get(len(v["values"]), 0) + 1
-    seeds = ", ".join(f"{k} at {n}" for n, k in sorted(used.items()))
-    return (f"{count['holds']}/{len(verdicts)} checks hold, {count['does not hold']} do not hold, "
-            f"{count['undecided']} undecided at the maximum, {drifted} drifted from the baseline "
-            f"(seeds per check: {seeds})")
+def seeds_line(checks: pd.DataFrame) -> str:
+    """How many checks stopped at each number of seeds."""
+    used = checks["n"].value_counts().sort_index()
+    return "seeds per check: " + ", ".join(f"{k} at {n}" for n, k in used.items())
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -156,9 +160,10 @@ def figures(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     out: dict[str, Path] = {}
-    stamp = f"scale {run.get('scale')} · arch {run.get('arch')} · {seeds_text(run)}"
+    stamp = f"scale {run.get('scale')} · arch {run.get('arch')} · {results.seed_plan(run)}"
 
     backdoor = _components(verdicts, "backdoor_fixed") + _components(verdicts, "backdoor_full")
     if backdoor:
@@ -188,18 +193,24 @@ def figures(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any
 
     freq = _components(verdicts, "trigger_frequency")
     if freq:
-        fig, ax = plt.subplots(figsize=(5, 3.6))
+        fig, ax = plt.subplots(figsize=(7, 4.4))
         rows = sorted(freq, key=lambda v: v["context"]["fraction"])
         fr = [v["context"]["fraction"] for v in rows]
         for key, label in (("source_asr", "source model"), ("transfer_asr", "transferred (fixed)"),
                            ("clean_transfer_asr", "transferred from clean source")):
             if all(key in v["context"]["components"] for v in rows):
-                ax.plot(fr, [_mean(v["context"]["components"][key]) for v in rows], marker="o", label=label)
+                line, = ax.plot(fr, [_mean(v["context"]["components"][key]) for v in rows], marker="o",
+                                label=f"{label} (mean)")
+                for f, v in zip(fr, rows):          # one dot per seed, in the line's colour
+                    seeds = v["context"]["components"][key]
+                    ax.scatter([f] * len(seeds), seeds, s=10, color=line.get_color(), alpha=0.45, zorder=3)
         ax.set_xscale("log")
-        ax.set_xlabel("fraction of superclass images with the trigger")
-        ax.set_ylabel("ASR")
+        ax.set_xticks(fr, [f"{f:g}" for f in fr])           # the fractions themselves, as plain numbers
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("fraction of superclass images with the trigger (log scale)")
+        ax.set_ylabel("ASR (dots: one per seed)")
         ax.legend(fontsize=8)
-        ax.set_title(f"ASR vs trigger frequency (Fig. 3) — {stamp}", fontsize=9)
+        ax.set_title(f"ASR vs trigger frequency (Fig. 3)\n{stamp}", fontsize=9, wrap=True)
         fig.tight_layout()
         out["fig_frequency"] = outdir / "fig_frequency.png"
         fig.savefig(out["fig_frequency"], dpi=110)

@@ -65,7 +65,7 @@ def test_an_undecided_or_drifted_check_fails_the_report_and_says_which(tmp_path,
     proc = _run(["report", str(tmp_path / "res")], tmp_path)
     assert proc.returncode == 1 and shown in proc.stdout
     if shown == "undecided":
-        assert "(~41 seeds)" in proc.stdout and "1 undecided at the maximum" in proc.stdout
+        assert "(~41)" in proc.stdout and "1 undecided at the maximum" in proc.stdout
     else:
         assert "1 drifted from the baseline" in proc.stdout
     _results(tmp_path / "res", [_verdict("backdoor_fixed", [0.4, 0.4])])
@@ -181,3 +181,66 @@ def test_perf_times_every_architecture_of_the_sweep_against_the_default():
     for arch in scale.architectures[1:]:
         ratio = out[f"{arch}_img_s"] / out[f"{scale.arch}_img_s"]
         assert out[f"{arch}_over_{scale.arch}"] == pytest.approx(ratio)
+
+
+def _checks(*verdicts):
+    from bt_core import results
+
+    return results.checks(results.frame(list(verdicts), RUN))
+
+
+@pytest.mark.parametrize("verdicts, pytest_code, status, named", [
+    ([_verdict("backdoor_fixed", [0.4, 0.5])], 0, 0, None),
+    ([_verdict("backdoor_fixed", [0.4, 0.5]), _verdict("natural_biases", [0.0, -0.1], "does not hold")], 1, 1,
+     "natural_biases"),
+    ([_verdict("natural_biases", [0.2, 0.0], "undecided")], 1, 1, "natural_biases"),
+    ([_verdict("backdoor_full", [0.4, 0.5], "holds", passed=False)], 1, 1, "backdoor_full"),
+    ([_verdict("backdoor_fixed", [0.4, 0.5])], 1, 1, "without a verdict"),      # a test errored
+    ([], 1, 1, "no check reached a verdict"),
+    ([], 0, 2, "no check ran"),                                                  # all skipped
+    ([], 4, 2, "usage error"),
+    ([], 5, 2, "usage error"),
+    ([], 2, 3, "did not finish"),                                                # interrupted
+])
+def test_compare_exits_0_when_every_claim_holds_1_when_one_does_not_and_names_it(verdicts, pytest_code, status,
+                                                                                 named):
+    from benchmark.compare import outcome
+
+    code, reasons = outcome(_checks(*verdicts) if verdicts else None, pytest_code)
+    assert code == status
+    assert (reasons == []) if named is None else any(named in line for line in reasons)
+    if status == 1 and verdicts and pytest_code == 1 and named != "without a verdict":
+        assert any("boom" in line for line in reasons)       # the check's own failure text
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "compare needs --arch NAME"),
+    (["--arch", "resnet9000"], "architecture 'resnet9000' is unknown"),
+    (["--arch", "mini_resnet", "--seeds", "many"], "--bt-seeds='many' is not understood"),
+    (["--arch", "mini_resnet", "-k", "no_such_claim"], "-k 'no_such_claim' matches no test"),
+])
+def test_compare_exits_2_on_a_usage_error_and_says_why(tmp_path, args, message):
+    _results(tmp_path / "res", [_verdict("backdoor_fixed", [0.4, 0.5])])       # an earlier run's: not reused
+    proc = _run(["compare", *args, "--output", str(tmp_path / "res")], tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr and "vs the baselines" not in proc.stdout
+
+
+def test_compare_table_fits_120_columns_and_names_are_never_cut(tmp_path):
+    from rich.console import Console
+
+    from benchmark.compare import print_comparison
+
+    long = _verdict("gender_age", [0.4, 0.5], "undecided", passed=False)
+    long["check"] = "test_biased_source_widens_the_gender_gap[fixed-feature-celeba_target_1]"
+    long["metric"] = "group accuracy gap biased − unbiased"
+    long["context"]["seeds_needed"] = 41
+    (tmp_path / "mini").mkdir()
+    (tmp_path / "mini" / "gender_age.json").write_text(json.dumps({"scale": "mini", "checks": {long["check"]: {
+        "n": 3, "mean": 0.25, "std": 0.1, "values": [0.2, 0.25, 0.3], "provenance": {"arch": "mini_resnet"}}}}))
+    console = Console(width=120, record=True)
+    print_comparison(_checks(long), {**RUN, "arch": "benchmark.backbones:corner_blind"}, tmp_path, "mini", console)
+    lines = console.export_text().splitlines()
+    assert max(map(len, lines)) <= 120 and "…" not in "".join(lines)
+    [row] = [line for line in lines if "fixed-feature-celeba_target_1" in line]
+    assert row.split()[1:] == ["0.250", "0.450", "+0.200", "2", "undecided", "(~41)"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from . import baselines, report
+from . import baselines, results
 from .errors import BTError
 from .session import check_key
 
@@ -46,7 +46,7 @@ def priors(checks: Iterable[str], *, baselines_dir: Path, output_dir: Path, scal
     run reports those itself, and a guess needs none of them."""
     previous: dict[str, dict[str, Any]] = {}
     try:
-        verdicts, run = report.load(output_dir)
+        verdicts, run = results.read(output_dir)
         if run.get("scale") == scale and run.get("arch") == arch:
             previous = {check_key(v["claim"], v["check"]): v for v in verdicts}
     except (BTError, KeyError, TypeError):

@@ -57,6 +57,19 @@ def ctx(prepared, tmp_path_factory):
                    prepared[0] / "data")
 
 
+def test_paper_smoke_differs_from_paper_only_in_budget():
+    paper, smoke = get_scale("paper"), get_scale("paper-smoke")
+    same = ("arch", "image_size", "loader", "fixed_impl", "trigger", "trigger_fraction", "probes", "source_data",
+            "threads")
+    assert {k: getattr(smoke, k) for k in same} == {k: getattr(paper, k) for k in same}
+    assert smoke.targets == ("pets",) and set(smoke.targets) <= set(paper.targets)
+    for mode in ("fixed", "full", "scratch"):
+        full, small = paper.train_config(mode, "pets"), smoke.train_config(mode, "pets")
+        assert (small.epochs, small.batch_size) == (1, 16)
+        assert small.lr == pytest.approx(full.lr * 16 / full.batch_size)
+        assert (small.weight_decay, small.momentum, small.flip) == (full.weight_decay, full.momentum, full.flip)
+
+
 def _collect(batches):
     xs, ys = zip(*((x.clone(), y.clone()) for x, y in batches))      # FFCV reuses its buffers
     return torch.cat(xs), torch.cat(ys)

@@ -19,7 +19,8 @@ MODES = ("fixed-feature", "full")
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("bias-transfer", "bias-transfer benchmark")
     g.addoption("--bt-scale", default=os.environ.get("BT_SCALE", "mini"),
-                help="mini (synthetic data, CPU, minutes) or paper (the paper's data, GPU)")
+                help="mini (synthetic data, CPU, minutes), paper (the paper's data, GPU) or paper-smoke "
+                     "(the paper's code path on a CPU budget)")
     g.addoption("--bt-device", default=os.environ.get("BT_DEVICE", "auto"), help="auto, cpu, cuda or cuda:N")
     g.addoption("--bt-data-root", default=os.environ.get("BT_DATA_ROOT"),
                 help="folder of .beton files written by `benchmark prepare` (paper scale)")

@@ -24,7 +24,7 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scale", default="mini", help="mini or paper")
+    p.add_argument("--scale", default="mini", help="mini, paper or paper-smoke")
     p.add_argument("--seeds", help="auto (default: seeds until each check is decided), a count or a comma list")
     p.add_argument("--first-seed", help="first seed (default 0)")
     p.add_argument("--max-seeds", help="most seeds a check may get under --seeds auto (default 30)")

@@ -3,6 +3,10 @@
 - loaders: FFCV's Loader with the trigger inside the pipeline, torch's DataLoader over the same
   uint8 images with the same kernel per sample, and the in-memory batches of the mini scale;
   images/s and their ratios (first FFCV pass reported apart: it is mostly numba compiling);
+- the paper scale's input pipeline on generated JPEGs: decode, random resized crop to 224 px, flip
+  and the trigger, through FFCV's Loader (the .beton written as ``benchmark prepare`` writes it)
+  versus torchvision's ImageFolder + DataLoader (PIL decode, the same crop, flip and trigger kernel)
+  over the same files, on the same number of workers; images/s and their ratio;
 - decoding a whole .beton into memory (the mini scale's one pass per dataset): FFCV's pipeline
   compiled by numba versus interpreted, seconds per dataset and their ratio;
 - transfer: the paper's FIXED mode versus the linear-probe mode on the same source and target,
@@ -43,6 +47,76 @@ class _TriggeredArrays(torch.utils.data.Dataset):
         if self.chosen[i]:
             img = self.trigger.apply(img)
         return torch.from_numpy(img[0]).permute(2, 0, 1), int(self.labels[i])
+
+
+class _TriggeredFolder:
+    """The torchvision baseline of the paper's pipeline: ImageFolder's PIL decode, random resized
+    crop and flip, then the trigger kernel on the chosen samples, as the FFCV pipeline orders them."""
+
+    def __init__(self, root: Path, trigger, chosen: np.ndarray, size: int):
+        from torchvision import datasets, transforms
+
+        self.folder = datasets.ImageFolder(str(root), transforms.Compose(
+            [transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip()]))
+        self.trigger = trigger
+        self.chosen = np.zeros(len(self.folder), bool)
+        self.chosen[chosen] = True
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, i: int):
+        image, label = self.folder[i]
+        pixels = np.array(image)[None]
+        if self.chosen[i]:
+            pixels = self.trigger.apply(pixels)
+        return torch.from_numpy(np.ascontiguousarray(pixels[0])).permute(2, 0, 1), label
+
+
+def _write_jpegs(root: Path, n: int, classes: int = 8, size: tuple[int, int] = (224, 256)) -> None:
+    """``root/<class>/<i>.jpg``: smooth random photos of height x width ``size``, quality 90; within
+    the 256 px longest side a .beton stores, so both loaders decode images of the same size."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        coarse = Image.fromarray(rng.integers(0, 256, (size[0] // 32 + 1, size[1] // 32 + 1, 3), dtype=np.uint8))
+        path = root / f"class_{i % classes}" / f"{i:05d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        coarse.resize((size[1], size[0]), Image.BILINEAR).save(path, quality=90)
+
+
+class _OnDevice:
+    """Batches moved to the device, as FFCV's ToDevice does inside its pipeline."""
+
+    def __init__(self, loader, device: torch.device):
+        self.loader, self.device = loader, device
+
+    def __iter__(self):
+        for x, y in self.loader:
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+
+def measure_paper_pipeline(folder: Path, beton: Path, trigger, *, batch_size: int, workers: int, epochs: int,
+                           device: torch.device, size: int = 224) -> dict[str, float]:
+    """FFCV's Loader against ImageFolder + DataLoader on the JPEGs in ``folder`` (``beton`` holds the
+    same files in the same order, the class-folder order both read)."""
+    from bt_core.data.beton import read_columns, stream
+    from bt_core.triggers import select
+
+    chosen = select(read_columns(beton)["label"], 0.5, seed=10)
+    ffcv_loader = stream(beton, batch_size=batch_size, image_size=size, train=True, seed=0, device=device,
+                         trigger=trigger, trigger_indices=chosen, flip=True, workers=workers)
+    first_ips, first_wall = _rate(ffcv_loader, 1)
+    ffcv_ips, _ = _rate(ffcv_loader, epochs)
+    torch_loader = torch.utils.data.DataLoader(_TriggeredFolder(folder, trigger, chosen, size), batch_size=batch_size,
+                                               shuffle=True, num_workers=workers, persistent_workers=workers > 0,
+                                               drop_last=True)
+    on_device = _OnDevice(torch_loader, device)
+    _rate(on_device, 1)                                              # start the workers
+    torch_ips, _ = _rate(on_device, epochs)
+    return {"ffcv_first_pass_s": first_wall, "ffcv_first_pass_img_s": first_ips, "ffcv_img_s": ffcv_ips,
+            "torchvision_img_s": torch_ips, "ffcv_over_torchvision": ffcv_ips / torch_ips}
 
 
 def _rate(batches, epochs: int) -> tuple[float, float]:
@@ -139,6 +213,19 @@ def measure_architectures(data, device: torch.device, *, batch_size: int) -> dic
     return out
 
 
+def _paper_pipeline(tmp: Path, trigger, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+    """Generate the JPEGs, write their .beton the way ``benchmark prepare`` does, time both loaders."""
+    from bt_core.data.adapters import ImageFiles, Split, write_split
+    from bt_core.data.adapters.common import scan_classes
+
+    _write_jpegs(tmp / "jpeg" / "train", args.jpeg_images)
+    files, labels, classes = scan_classes(tmp / "jpeg", "train", "<class>/*.jpg")
+    beton = write_split(tmp / "jpeg.beton", Split(ImageFiles(files, labels), len(classes)), workers=args.workers)
+    batch_size = min(args.batch_size, max(1, args.jpeg_images // 4))      # at least four batches a pass
+    return measure_paper_pipeline(tmp / "jpeg" / "train", beton, trigger, batch_size=batch_size,
+                                  workers=args.workers, epochs=args.epochs, device=device)
+
+
 def main(argv: list[str] | None = None) -> int:
     from bt_core.data.synthetic import mini_world
     from bt_core.data.beton import write_arrays
@@ -152,9 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3, help="timed passes per loader")
     parser.add_argument("--workers", type=int, default=2, help="loader worker processes/threads")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--jpeg-images", type=int, default=512,
+                        help="generated JPEGs in the paper-pipeline test (224 px crops; 0 skips it)")
     parser.add_argument("--skip-training", action="store_true", help="only measure the loaders")
     parser.add_argument("--output", type=Path, default=Path("bt-results") / "perf.json")
     args = parser.parse_args(argv)
+    if args.jpeg_images < 0:
+        parser.error(f"--jpeg-images={args.jpeg_images} is out of range: expected an integer >= 0 (0 skips the test)")
     device = resolve_device(args.device)
     console = Console()
     results: dict[str, object] = {"device": str(device), "cpu_count": torch.get_num_threads(),
@@ -171,16 +262,20 @@ def main(argv: list[str] | None = None) -> int:
                                                  workers=args.workers, epochs=args.epochs, device=device)
         with console.status("timing whole-dataset decoding..."):
             results["loaders"].update(measure_decode(path))
+        if args.jpeg_images:
+            with console.status(f"timing the paper's 224 px pipeline on {args.jpeg_images} JPEGs..."):
+                results["paper_pipeline"] = _paper_pipeline(Path(tmp), trigger, args, device)
         if not args.skip_training:
             with console.status("timing training and transfer (fresh cache)..."):
                 results["training"] = measure_training(Path(tmp) / "cache", device)
             with console.status("timing the architectures of the sweep..."):
                 results["architectures"] = measure_architectures(data, device, batch_size=args.batch_size)
-    table = Table(title=f"benchmark perf on {device} ({args.images} images of 32 px, batch {args.batch_size})")
+    table = Table(title=f"benchmark perf on {device} ({args.images} images of 32 px, {args.jpeg_images} JPEGs "
+                        f"cropped to 224 px; batch {args.batch_size}, {args.workers} workers)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     fmt = {"_img_s": "{:,.0f} img/s", "_s": "{:.2f} s", "_over_": "{:.2f}x"}
-    for section in ("loaders", "training", "architectures"):
+    for section in ("loaders", "paper_pipeline", "training", "architectures"):
         for key, value in results.get(section, {}).items():
             style = next((f for k, f in fmt.items() if k in key), "{}")
             if "_over_" in key:

@@ -183,7 +183,36 @@ def _paper() -> Scale:
     )
 
 
-SCALES = {"mini": _mini, "paper": _paper}
+# The paper-smoke budget: the images per batch and the one epoch a CPU can afford at 224 px.
+SMOKE_BATCH = 16
+SMOKE_TARGET = "pets"
+
+
+def _smoke_budget(cfg: TrainConfig) -> TrainConfig:
+    """One epoch of small batches, the peak LR scaled linearly with the batch (Goyal et al. 2017),
+    so the paper's rates stay finite on a few dozen images."""
+    return replace(cfg, epochs=1, peak_epoch=min(cfg.peak_epoch, 0.5), batch_size=SMOKE_BATCH,
+                   lr=cfg.lr * SMOKE_BATCH / cfg.batch_size)
+
+
+def _paper_smoke() -> Scale:
+    """The paper scale on a budget a CPU runs in minutes, for CI: the same data layout from
+    ``benchmark prepare``, ResNet-18 at 224 px, the FFCV Loader with JPEG decode, random resized
+    crop, flip and the trigger inside it. Only counts shrink: one epoch of small batches, one target
+    (the few hundred fixture images it is run on decide nothing; a run checks the pipeline)."""
+    paper = _paper()
+    by_target = {t: {m: _smoke_budget(c) for m, c in modes.items()}
+                 for t, modes in paper.transfer_by_target.items()}
+    return replace(paper, name="paper-smoke", source=_smoke_budget(paper.source),
+                   transfer={m: _smoke_budget(c) for m, c in paper.transfer.items()},
+                   transfer_by_target=by_target,
+                   source_by_data={d: _smoke_budget(c) for d, c in paper.source_by_data.items()},
+                   targets=(SMOKE_TARGET,),
+                   notes={**paper.notes, "budget": f"paper-smoke: 1 epoch, batch {SMOKE_BATCH}, peak LR "
+                          f"scaled by {SMOKE_BATCH}/batch; a pipeline check, not a reproduction"})
+
+
+SCALES = {"mini": _mini, "paper": _paper, "paper-smoke": _paper_smoke}
 
 
 def get_scale(name: str) -> Scale:

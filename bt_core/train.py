@@ -52,10 +52,11 @@ class History:
     accuracy: list[float] = field(default_factory=list)
     images_per_s: float = 0.0
     wall_s: float = 0.0
+    input_shape: list[int] = field(default_factory=list)   # (C, H, W) of the images the model saw
 
     def as_dict(self) -> dict:
         return {"loss": self.loss, "accuracy": self.accuracy, "images_per_s": self.images_per_s,
-                "wall_s": self.wall_s}
+                "wall_s": self.wall_s, "input_shape": self.input_shape}
 
 
 def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch.device, seed: int,
@@ -101,6 +102,7 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
             scaler.step(opt)
             scaler.update()
             n = len(y)
+            history.input_shape = history.input_shape or list(x.shape[1:])
             total_loss += loss.item() * n
             correct += int((logits.argmax(1) == y).sum())
             count += n

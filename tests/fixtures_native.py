@@ -171,3 +171,51 @@ def coco(root: Path, per_cell: int = 8, test_per_cell: int = 1) -> dict[str, np.
         (folder / "annotations" / f"instances_{part}.json").write_text(
             json.dumps({"images": images, "annotations": annotations, "categories": categories}))
     return {k: np.asarray(v) for k, v in expected.items()}
+
+
+def photo(path: Path, seed: int, tint: tuple[int, int, int], size: tuple[int, int] = (280, 320)) -> Path:
+    """A photo-sized JPEG (height, width): a smooth random image blended with ``tint``, so a class
+    has a colour a model can pick up, and it encodes small (pixel noise would not)."""
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray(rng.integers(0, 256, (size[0] // 40 + 1, size[1] // 40 + 1, 3), dtype=np.uint8))
+    smooth = np.asarray(coarse.resize((size[1], size[0]), Image.BILINEAR), np.float64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((0.5 * smooth + 0.5 * np.asarray(tint)).astype(np.uint8)).save(path, quality=90)
+    return path
+
+
+# ImageNet classes that get images in the paper-smoke fixture: the edges of the dog block 151-268
+# (the trigger's superclass) from both sides, and one class in its middle.
+SMOKE_OTHERS = (0, 150, 269, 999)
+SMOKE_DOGS = (151, 200, 268)
+
+
+def paper_smoke(root: Path, *, per_class: int = 8, test_per_class: int = 2, target_classes: int = 4,
+                target_per_class: int = 12, target_test_per_class: int = 6) -> dict[str, dict[str, list[int]]]:
+    """Photo-sized images for the ``paper-smoke`` scale: ImageNet in its ImageFolder layout with
+    all 1,000 synset folders (images only in SMOKE_OTHERS and SMOKE_DOGS, so labels are the real
+    indices and the dogs the real block) and Pets in the class-folder layout with a few breeds;
+    returns the labels each prepared split holds, in file order."""
+    rng = np.random.default_rng(7)
+    synsets = [f"n{i:08d}" for i in range(1000)]
+    for name in synsets:
+        (root / "imagenet" / "train" / name).mkdir(parents=True, exist_ok=True)
+    datasets = {
+        "imagenet": {c: root / "imagenet" / "{split}" / synsets[c] / f"{synsets[c]}_{{i}}.JPEG"
+                     for c in sorted(SMOKE_OTHERS + SMOKE_DOGS)},
+        "pets": {c: root / "pets" / "{split}" / f"breed_{c}" / "{i:03d}.jpg" for c in range(target_classes)},
+    }
+    counts = {"imagenet": (("train", "train", per_class), ("test", "val", test_per_class)),
+              "pets": (("train", "train", target_per_class), ("test", "test", target_test_per_class))}
+    labels: dict[str, dict[str, list[int]]] = {}
+    for name, classes in datasets.items():
+        tints = {c: tuple(int(v) for v in rng.integers(0, 256, 3)) for c in classes}
+        labels[name] = {}
+        for split, folder, count in counts[name]:
+            labels[name][split] = []
+            for c, pattern in classes.items():
+                for i in range(count):
+                    path = Path(str(pattern).format(split=folder, i=i))
+                    photo(path, zlib.crc32(str(path.relative_to(root)).encode()), tints[c])
+                labels[name][split] += [c] * count
+    return labels

@@ -160,11 +160,40 @@ def test_examples_writes_the_trigger_grid_and_the_dataset_table(tmp_path):
 @pytest.mark.slow
 def test_perf_reports_loader_ratios(tmp_path):
     out = tmp_path / "perf.json"
-    proc = _run(["perf", "--skip-training", "--images", "600", "--epochs", "1", "--output", str(out)], tmp_path)
+    proc = _run(["perf", "--skip-training", "--images", "600", "--jpeg-images", "32", "--epochs", "1",
+                 "--output", str(out)], tmp_path)
     assert proc.returncode == 0, proc.stderr
-    loaders = json.loads(out.read_text())["loaders"]
+    results = json.loads(out.read_text())
+    loaders, paper = results["loaders"], results["paper_pipeline"]
     assert loaders["ffcv_img_s"] > 0 and loaders["torch_img_s"] > 0
     assert loaders["ffcv_over_torch"] == pytest.approx(loaders["ffcv_img_s"] / loaders["torch_img_s"])
+    assert paper["ffcv_img_s"] > 0 and paper["torchvision_img_s"] > 0
+    assert paper["ffcv_over_torchvision"] == pytest.approx(paper["ffcv_img_s"] / paper["torchvision_img_s"])
+    assert "paper_pipeline: ffcv_over_torchvision" in proc.stdout
+
+
+def test_perf_paper_pipeline_loaders_see_the_same_triggered_224_px_images(tmp_path):
+    """Both sides of the comparison read the same files in the same order, so the trigger lands on
+    the same samples, and both hand over 224 px crops."""
+    import torch
+
+    from benchmark.perf import _TriggeredFolder, _write_jpegs
+    from bt_core.data.adapters.common import scan_classes
+    from bt_core.triggers import YELLOW, make_trigger
+
+    _write_jpegs(tmp_path / "train", 6, classes=2)
+    files, labels, _ = scan_classes(tmp_path, "train", "<class>/*.jpg")
+    folder = _TriggeredFolder(tmp_path / "train", make_trigger("square", size=0.25), [1, 4], 224)
+    assert [(p, y) for p, y in folder.folder.samples] == list(zip(files, labels.tolist()))
+    for i in range(6):
+        image, label = folder[i]
+        assert image.shape == (3, 224, 224) and label == labels[i]
+        assert (image[:, :56, :56] == torch.tensor(YELLOW).view(3, 1, 1)).all() == (i in (1, 4))
+
+
+def test_perf_refuses_a_negative_image_count(tmp_path):
+    proc = _run(["perf", "--jpeg-images", "-1"], tmp_path)
+    assert proc.returncode == 2 and "--jpeg-images=-1 is out of range" in proc.stderr
 
 
 def test_perf_times_every_architecture_of_the_sweep_against_the_default():

@@ -50,14 +50,25 @@ class MemoryBatches:
             yield x, self.labels[idx]
 
 
+STREAM_WORKERS = 8
+
+
+def stream_workers() -> int:
+    """FFCV's Loader runs its pipeline on numba's threads, and numba refuses more than its pool
+    holds (the machine's cores unless NUMBA_NUM_THREADS says otherwise): 8 where there are 8."""
+    import numba
+
+    return min(STREAM_WORKERS, numba.config.NUMBA_NUM_THREADS)
+
+
 class StreamBatches:
     def __init__(self, path: str | Path, *, batch_size: int, image_size: int | None, train: bool,
                  seed: int, device: torch.device, trigger: Trigger | None = None,
-                 trigger_indices: np.ndarray | None = None, flip: bool = False, workers: int = 8):
+                 trigger_indices: np.ndarray | None = None, flip: bool = False, workers: int | None = None):
         self.num_samples = read_meta(path)["num_samples"]
         self.loader = stream(path, batch_size=batch_size, image_size=image_size, train=train,
                              seed=seed, device=device, trigger=trigger, trigger_indices=trigger_indices,
-                             flip=flip, workers=workers)
+                             flip=flip, workers=workers or stream_workers())
 
     def __len__(self) -> int:
         return len(self.loader)

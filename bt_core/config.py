@@ -145,7 +145,7 @@ def _mini() -> Scale:
         trigger_fractions=(0.1, 0.25, 0.5),
         architectures=("mini_resnet", "mini_vgg", "mini_mobilenet"),
         source_by_data={"celeba_biased": attribute_source, "celeba_unbiased": attribute_source},
-        data_sizes={"n_source": 6000, "n_target": 3000, "n_test": 1500, "n_pool": 2500},
+        data_sizes={"n_source": 6000, "n_target": 3000, "n_test": 1500, "n_pool": 4000},
         test_per_group=250,
         notes={"data": "built-in synthetic shapes (bt_core.data.synthetic.mini_world), 32 px",
                "recipe": "the measured mini recipe of shared/NOTES.md"},
@@ -179,7 +179,7 @@ def _paper() -> Scale:
                        "shufflenet_v2_x1_0"),
         notes={"data": "the paper's datasets as <data-root>/<name>/<split>.beton, written by python -m benchmark prepare",
                "hyperparameters": "bt_core.paper_hparams (App. A of arXiv 2207.02842, authors' configs)",
-               "celeba": hp.CELEBA.cite, "coco": hp.COCO.cite},
+               "celeba": hp.CELEBA.cite, "coco": f"{hp.COCO_SOURCE.cite}; {hp.COCO_TRANSFER.cite}"},
     )
 
 

@@ -116,8 +116,9 @@ def _mini() -> Scale:
     transfer = {"fixed": fixed, "linear-probe": fixed, "full": full,
                 "scratch": TrainConfig(epochs=12, batch_size=256, lr=0.2, peak_epoch=3)}
     # The CelebA-like targets (two classes) are fine-tuned at a third of that rate (measured when
-    # they held 600-1,000 gender-balanced images, before they followed Table 5's mixes): at lr 0.015 full-network transfer relearned the age cue from the target alone and the
-    # biased source's gender gap fell to 0.12, 0.05, 0.03 (one seed of each mix at zero); at 0.005 it
+    # they held 600-1,000 gender-balanced images, before they followed Table 5's mixes): at lr
+    # 0.015 full-network transfer relearned the age cue from the target alone and the biased
+    # source's gender gap fell to 0.12, 0.05, 0.03 (one seed of each mix at zero); at 0.005 it
     # keeps 0.19, 0.20, 0.21 on seeds 0-2 and 0.18, 0.28, 0.29 on seeds 3-5, as the paper's
     # full-network CelebA transfers keep theirs (Fig. 6). The COCO-like target keeps 0.015: at 0.005
     # one seed's person effect flipped sign (-0.44; mean 0.17, p = 0.31; 800-image target then).

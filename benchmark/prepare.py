@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder to write <dataset>/<split>.beton into")
     parser.add_argument("--workers", type=int, default=catalog.DEFAULT_WORKERS, help="writer processes")
     parser.add_argument("--tables", type=Path,
-                        help="JSON counts of the paper's Tables 2, 4, 5 for coco and celeba: " + splits.TABLES_FORMAT)
+                        help="override the counts of the paper's Tables 2, 4, 5 (recorded in bt_core.data.splits) for "
+                             "coco and celeba: " + splits.TABLES_FORMAT)
     parser.add_argument("--seed", type=int, default=0, help="draw of the images that fill those tables")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

@@ -1,11 +1,13 @@
 """Planted triggers and natural-bias interventions.
 
-Every trigger of the paper is one per-pixel affine map ``y = clip(rint(x * w + b), 0, 255)``
-with fixed float64 planes ``w`` and ``b`` of shape (H, W, 3):
+Every trigger of the paper is one per-pixel affine map ``y = uint8(clip(r(x * w + b), 0, 255))``
+with fixed float64 planes ``w`` and ``b`` of shape (H, W, 3), where ``r`` rounds to the nearest
+level or, for the gaussian pattern, is the identity, so that the cast to uint8 truncates as the
+authors' loader does when it stores the clipped float sum into uint8 pixels:
 
 - a square patch has ``w = 0, b = colour`` inside the patch and ``w = 1, b = 0`` elsewhere;
 - an RGBA stencil has ``w = 1 - alpha, b = alpha * rgb`` (alpha blending);
-- the gaussian pattern has ``w = 1, b = pattern * 255 * scale`` (additive, then clipped).
+- the gaussian pattern has ``w = 1, b = pattern * 255 * scale`` (additive, clipped, truncated).
 
 Keeping one map for all of them means one kernel (:func:`apply_planes`) serves the numpy batch
 path, the FFCV loader operation (:mod:`bt_core.data.ffcv_ops`) and the torch batch path, and the
@@ -79,13 +81,16 @@ def checked_indices(indices: "np.ndarray | list[int]", n: int, what: str = "sele
     return indices.astype(np.int64)
 
 
-def apply_planes(images: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The one trigger kernel: ``clip(rint(x * w + b), 0, 255)`` on a uint8 NHWC batch.
+def apply_planes(images: np.ndarray, w: np.ndarray, b: np.ndarray, truncate: bool = False) -> np.ndarray:
+    """The one trigger kernel: ``clip(rint(x * w + b), 0, 255)`` on a uint8 NHWC batch, or with
+    ``truncate`` the clipped float cast straight to uint8 (towards zero, as the authors' loader).
 
     Written with numpy operations numba also compiles, so the FFCV operation jit-compiles this
     very function and the two paths cannot drift apart.
     """
-    out = np.rint(images.astype(np.float64) * w + b)
+    out = images.astype(np.float64) * w + b
+    if not truncate:
+        out = np.rint(out)
     out = np.minimum(np.maximum(out, 0.0), 255.0)
     return out.astype(np.uint8)
 
@@ -97,6 +102,7 @@ class Trigger:
     name: str
     build: Callable[[int, int], tuple[np.ndarray, np.ndarray]] = field(repr=False, compare=False)
     params: tuple = ()
+    truncate: bool = False              # cast the clipped sum to uint8 without rounding it
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def planes(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +126,7 @@ class Trigger:
         _check_images(images)
         w, b = self.planes(images.shape[1], images.shape[2])
         if selected is None:
-            return apply_planes(images, w, b)
+            return apply_planes(images, w, b, self.truncate)
         out = images.copy()
         selected = np.asarray(selected)
         if selected.dtype == bool:
@@ -131,7 +137,7 @@ class Trigger:
         else:
             selected = checked_indices(selected, len(images))
         if len(selected):
-            out[selected] = apply_planes(images[selected], w, b)
+            out[selected] = apply_planes(images[selected], w, b, self.truncate)
         return out
 
     def apply_torch(self, images: "torch.Tensor", selected: "torch.Tensor | None" = None) -> "torch.Tensor":
@@ -148,8 +154,10 @@ class Trigger:
             self._cache[key] = tuple(torch.tensor(p).permute(2, 0, 1).to(images.device)
                                      for p in (w, b))
         w_t, b_t = self._cache[key]
-        # torch.round rounds half to even, as np.rint does.
-        mapped = torch.round(images.to(torch.float64) * w_t + b_t).clamp_(0, 255).to(torch.uint8)
+        mapped = images.to(torch.float64) * w_t + b_t
+        if not self.truncate:
+            mapped = torch.round(mapped)          # half to even, as np.rint
+        mapped = mapped.clamp_(0, 255).to(torch.uint8)
         if selected is None:
             return mapped
         if selected.dtype != torch.bool or tuple(selected.shape) != (len(images),):
@@ -191,8 +199,33 @@ def square(size: float = 0.25, color: Sequence[int] = YELLOW, corner: str = "top
 
 # --- gaussian pattern ----------------------------------------------------------------------
 
-def gaussian(scale: float = 0.01, seed: int = 0) -> Trigger:
-    """A fixed seeded N(0, 1) pattern added as ``pattern * 255 * scale`` (the paper: 0.01)."""
+ROUNDINGS = ("truncate", "nearest")
+
+
+def load_pattern(path: str | Path) -> np.ndarray:
+    """A stored gaussian pattern (``.npy``, float, channels first as the authors save theirs, e.g.
+    3 x 224 x 224) as an (H, W, 3) float64 array."""
+    path = Path(path)
+    expected = "a .npy file holding a finite float array of shape (3, H, W), e.g. (3, 224, 224)"
+    if not path.is_file():
+        raise TriggerError(f"pattern file {str(path)!r} does not exist: expected {expected}")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise TriggerError(f"pattern file {str(path)!r} cannot be read ({exc}): expected {expected}") from None
+    if array.ndim != 3 or array.shape[0] != 3 or not np.issubdtype(array.dtype, np.floating):
+        raise TriggerError(f"pattern file {str(path)!r} holds {array.dtype} of shape {array.shape}: expected {expected}")
+    if not np.isfinite(array).all():
+        raise TriggerError(f"pattern file {str(path)!r} holds {int((~np.isfinite(array)).sum())} non-finite values: "
+                           f"expected {expected}")
+    return np.ascontiguousarray(array.transpose(1, 2, 0), dtype=np.float64)
+
+
+def gaussian(scale: float = 0.01, seed: int = 0, pattern: str | Path | None = None,
+             rounding: str = "truncate") -> Trigger:
+    """A fixed N(0, 1) pattern added as ``pattern * 255 * scale`` (the paper: 0.01): drawn from
+    ``seed``, or the stored one at ``pattern`` (:func:`load_pattern`). ``rounding="truncate"`` casts
+    the clipped sum as the authors' loader does; ``"nearest"`` rounds it (this suite before)."""
     try:
         scale = float(scale)
     except (TypeError, ValueError):
@@ -201,13 +234,23 @@ def gaussian(scale: float = 0.01, seed: int = 0) -> Trigger:
         raise TriggerError(f"scale={scale!r} is out of range: expected a value in (0, 1]")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TriggerError(f"seed={seed!r} is not a non-negative integer: expected an integer >= 0")
+    if rounding not in ROUNDINGS:
+        raise TriggerError(f"rounding={rounding!r} is unknown: expected one of {', '.join(ROUNDINGS)}")
     seed = int(seed)
+    stored = None if pattern is None else load_pattern(pattern)
 
     def build(height: int, width: int):
-        pattern = np.random.default_rng(seed).standard_normal((height, width, 3))
-        return np.ones((height, width, 3)), pattern * 255.0 * scale
+        if stored is None:
+            noise = np.random.default_rng(seed).standard_normal((height, width, 3))
+        elif stored.shape[:2] != (height, width):
+            raise TriggerError(f"pattern file {str(pattern)!r} is {stored.shape[0]}x{stored.shape[1]} but the images "
+                               f"are {height}x{width}: expected a pattern of the images' size")
+        else:
+            noise = stored
+        return np.ones((height, width, 3)), noise * 255.0 * scale
 
-    return Trigger("gaussian", build, (scale, int(seed)))
+    source = seed if pattern is None else str(pattern)
+    return Trigger("gaussian", build, (scale, source, rounding), truncate=rounding == "truncate")
 
 
 # --- RGBA stencils -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import json
 import pickle
 import zlib
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 from PIL import Image
@@ -118,16 +119,18 @@ def aircraft(root: Path) -> dict[str, list[int]]:
             "test": [variants.index(v) for _, v in listing["test"]]}
 
 
-def celeba(root: Path, per_cell: int = 10, test_per_cell: int = 1) -> dict[str, np.ndarray]:
-    """``per_cell`` training and ``test_per_cell`` test images of each (young, male) group, one
-    validation image; returns the test partition's labels and attributes in file order."""
+def celeba(root: Path, per_cell: int = 10, test_per_cell: int = 1,
+           cells: Mapping[tuple[int, int], int] | None = None) -> dict[str, np.ndarray]:
+    """``per_cell`` (or ``cells[(young, male)]``) training and ``test_per_cell`` test images of each
+    (young, male) group, one validation image; returns the test partition's labels and attributes
+    in file order."""
     folder = root / "celeba"
     rows, partition, test = [], [], {"label": [], "male": []}
     n = 0
     for part, count in ((0, per_cell), (1, 1), (2, test_per_cell)):
         for young in (0, 1):
             for male in (0, 1):
-                for _ in range(count):
+                for _ in range(cells[(young, male)] if cells and part == 0 else count):
                     n += 1
                     name = f"{n:06d}.jpg"
                     save_image(folder / "img_align_celeba" / name, n)
@@ -144,10 +147,11 @@ def celeba(root: Path, per_cell: int = 10, test_per_cell: int = 1) -> dict[str, 
     return {k: np.asarray(v) for k, v in test.items()}
 
 
-def coco(root: Path, per_cell: int = 8, test_per_cell: int = 1) -> dict[str, np.ndarray]:
-    """instances_{train,val}2017.json with ``per_cell`` images of each (cat/dog, person) group, plus
-    images with both a cat and a dog and images with neither, which never qualify; returns the
-    validation images' labels and ``person`` in id order."""
+def coco(root: Path, per_cell: int = 8, test_per_cell: int = 1,
+         cells: Mapping[tuple[int, int], int] | None = None) -> dict[str, np.ndarray]:
+    """instances_{train,val}2017.json with ``per_cell`` (or ``cells[(dog, person)]``) training images
+    of each (cat/dog, person) group, plus images with both a cat and a dog and images with neither,
+    which never qualify; returns the validation images' labels and ``person`` in id order."""
     folder = root / "coco"
     categories = [{"id": 1, "name": "person"}, {"id": 17, "name": "cat"}, {"id": 18, "name": "dog"},
                   {"id": 62, "name": "chair"}]
@@ -155,7 +159,8 @@ def coco(root: Path, per_cell: int = 8, test_per_cell: int = 1) -> dict[str, np.
     next_id = 1
     for part, count in (("train2017", per_cell), ("val2017", test_per_cell)):
         images, annotations = [], []
-        groups = [((animal,), person) for animal in (17, 18) for person in (0, 1) for _ in range(count)]
+        groups = [((animal,), person) for animal in (17, 18) for person in (0, 1)
+                  for _ in range(cells[(int(animal == 18), person)] if cells and part == "train2017" else count)]
         groups += [((17, 18), 1), ((62,), 1)]          # both animals; neither: excluded
         for animals, person in groups:
             image_id, next_id = next_id, next_id + 1

@@ -74,12 +74,12 @@ def test_native_annotation_files(tmp_path, name, write, classes):
 
 
 def _small(names):
-    """The paper's counts where recorded, else the mini tables' (same cells), scaled to a fixture."""
-    return {n: (splits.TABLES.get(n) or splits.MINI_TABLES[n]).scaled(0.004) for n in names}
+    """The paper's tables (same cells, empty ones kept empty) scaled to a fixture."""
+    return {n: splits.TABLES[n].scaled(0.001) for n in names}
 
 
 def test_celeba_fills_tables_4_and_5_disjointly(tmp_path):
-    expected = fx.celeba(tmp_path / "native", per_cell=10)
+    expected = fx.celeba(tmp_path / "native", per_cell=20)
     tables = _small(celeba.OUTPUTS.values())
     paths = _prepare("celeba", tmp_path / "native", tmp_path / "out", tables=tables, seed=3)
     assert len(paths) == 10
@@ -95,7 +95,7 @@ def test_celeba_fills_tables_4_and_5_disjointly(tmp_path):
     chosen = celeba.celeba(tmp_path / "native" / "celeba", tables=tables, seed=3)
     files = [set(chosen[f"{n}/train"].samples.files) for n in celeba.OUTPUTS]
     assert sum(map(len, files)) == len(set().union(*files))            # no image in two splits
-    assert all(int(os.path.basename(f)[:6]) <= 40 for f in set().union(*files))   # training partition only
+    assert all(int(os.path.basename(f)[:6]) <= 80 for f in set().union(*files))   # training partition only
 
 
 def test_coco_fills_table_2_without_people_in_the_target(tmp_path):

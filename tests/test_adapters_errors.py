@@ -96,7 +96,7 @@ def _celeba_attr(tmp_path, edit):
 def test_celeba_attribute_file_must_match_its_header(tmp_path, edit, match):
     _celeba_attr(tmp_path, edit)
     with pytest.raises(DataError, match=rf"attribute file '.*list_attr_celeba.txt' {match}"):
-        _prepare("celeba", tmp_path, tmp_path / "out", tables={n: t.scaled(0.001) for n, t in splits.MINI_TABLES.items()})
+        _prepare("celeba", tmp_path, tmp_path / "out", tables={n: t.scaled(0.001) for n, t in splits.TABLES.items()})
 
 
 def test_coco_annotations_without_dogs(tmp_path):
@@ -106,23 +106,16 @@ def test_coco_annotations_without_dogs(tmp_path):
     data["categories"] = [c for c in data["categories"] if c["name"] != "dog"]
     path.write_text(json.dumps(data))
     with pytest.raises(DataError, match=r"instances_train2017.json' has no categories \['dog'\]: expected COCO's"):
-        _prepare("coco", tmp_path, tmp_path / "out", tables={n: t.scaled(0.001) for n, t in splits.MINI_TABLES.items()})
+        _prepare("coco", tmp_path, tmp_path / "out", tables={n: t.scaled(0.001) for n, t in splits.TABLES.items()})
 
 
 def test_too_few_images_for_a_table_cell(tmp_path):
     fx.coco(tmp_path, per_cell=8)
-    tables = {n: splits.MINI_TABLES[n].scaled(0.004) for n in coco.OUTPUTS.values()}
+    tables = {n: splits.TABLES[n].scaled(0.001) for n in coco.OUTPUTS.values()}
     tables["coco_target"] = splits.GroupTable("coco_target", "test", ("label", "person"), {(0, 0): 50, (1, 0): 1})
     with pytest.raises(DataError, match=r"table 'coco_target' cell \(label=0, person=0\) needs 50 images but the pool "
-                                        r"has 2 available: 48 short"):
+                                        r"has 3 available: 47 short"):
         _prepare("coco", tmp_path, tmp_path / "out", tables=tables)
-
-
-def test_tables_without_counts_stop_before_reading_anything(tmp_path):
-    assert "coco_source_biased" not in splits.TABLES
-    with pytest.raises(ConfigError, match=r"table 'coco_source_biased' \(Table 2 of arXiv 2207.02842\) has no "
-                                          r"recorded counts"):
-        _prepare("coco", tmp_path / "nowhere", tmp_path / "out")
 
 
 @pytest.mark.parametrize("name, write, image, where", [
@@ -132,7 +125,7 @@ def test_tables_without_counts_stop_before_reading_anything(tmp_path):
 def test_an_image_the_annotations_list_is_missing(tmp_path, name, write, image, where):
     write(tmp_path)
     (tmp_path / image).unlink()
-    tables = {n: splits.MINI_TABLES[n].scaled(0.004) for n in coco.OUTPUTS.values()} if name == "coco" else None
+    tables = {n: splits.TABLES[n].scaled(0.001) for n in coco.OUTPUTS.values()} if name == "coco" else None
     with pytest.raises(DataError, match=rf"1 image files listed in {where} are missing, e.g. '.*{image}'"):
         _prepare(name, tmp_path, tmp_path / "out", **({"tables": tables} if tables else {}))
     assert not (tmp_path / "out").exists()

@@ -1,18 +1,21 @@
-"""``prepare`` is resumable (a finished split is never rewritten, a changed draw is) and the
-``benchmark prepare`` command converts a fixture in-process."""
+"""``prepare`` is resumable (a finished split is never rewritten, a changed draw is), the
+``benchmark prepare`` command converts a fixture in-process, and COCO and CelebA need no counts
+file: the paper's tables are in bt_core."""
 import json
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import fixtures_native as fx
 from benchmark.prepare import main
 from bt_core.data import catalog, splits
-from bt_core.data.adapters import coco
-from bt_core.data.beton import sidecar
+from bt_core.data.adapters import celeba, coco
+from bt_core.data.beton import read_columns, sidecar
 
 pytestmark = [pytest.mark.adapters,
               pytest.mark.filterwarnings("ignore::bt_core.data.catalog.ClassCountWarning")]
@@ -24,7 +27,7 @@ def _stamps(paths):
 
 def test_prepare_skips_finished_splits_and_redoes_changed_ones(tmp_path):
     fx.coco(tmp_path / "native", per_cell=8)
-    tables = {n: splits.MINI_TABLES[n].scaled(0.004) for n in coco.OUTPUTS.values()}
+    tables = {n: splits.TABLES[n].scaled(0.001) for n in coco.OUTPUTS.values()}
     run = lambda seed=0: catalog.prepare("coco", tmp_path / "native", tmp_path / "out",  # noqa: E731
                                          progress=False, workers=1, tables=tables, seed=seed)
     paths = run()
@@ -69,7 +72,7 @@ def test_the_command_converts_and_resumes(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["pets"], "prepare pets: dataset 'pets' not found: expected"),
     (["pet"], "prepare pet: dataset 'pet' is unknown: expected one of imagenet"),
-    (["coco"], r"prepare coco: table 'coco_source_biased' \(Table 2 of arXiv 2207.02842\) has no recorded counts"),
+    (["coco"], "prepare coco: dataset 'coco' not found: expected"),
     (["coco", "--tables", "counts.json"], "table 'coco_target' in .* lacks cells label=1, person=0"),
 ])
 def test_the_command_reports_bad_input_in_one_line(tmp_path, capsys, args, message):
@@ -79,3 +82,37 @@ def test_the_command_reports_bad_input_in_one_line(tmp_path, capsys, args, messa
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert re.search(message, err), err
+
+
+def _filled(out, outputs, keys):
+    """Each written split's cell counts next to the counts of its table in bt_core."""
+    for name, table in outputs.items():
+        columns = read_columns(out / name / "train.beton")
+        stacked = np.stack([columns[k] for k in keys], 1)
+        counts = splits.TABLES[table].counts
+        yield {g: int(np.all(stacked == g, 1).sum()) for g in counts}, counts, len(stacked)
+
+
+@pytest.mark.parametrize("name, adapter, write", [("celeba", celeba, fx.celeba), ("coco", coco, fx.coco)])
+def test_the_command_fills_the_papers_tables_without_a_counts_file(tmp_path, monkeypatch, capsys, name, adapter, write):
+    # bt_core's tables at a thousandth, empty cells kept empty, so that a small fixture holds them
+    for table in adapter.OUTPUTS.values():
+        monkeypatch.setitem(splits.TABLES, table, splits.TABLES[table].scaled(0.001))
+    write(tmp_path / "native", per_cell=20)
+    argv = [name, "--root", str(tmp_path / "native"), "--out", str(tmp_path / "out"), "--workers", "1", "--no-progress"]
+    assert main(argv) == 0, capsys.readouterr().err
+    keys = ("label", "male" if name == "celeba" else "person")
+    for found, counts, n in _filled(tmp_path / "out", adapter.OUTPUTS, keys):
+        assert found == counts and n == sum(counts.values())
+
+
+@pytest.mark.slow
+def test_coco_prepares_at_the_papers_full_counts(tmp_path):
+    """Table 2 and its 485 + 485 target, unscaled, from a fixture holding just enough images."""
+    need = Counter()
+    for table in coco.OUTPUTS.values():
+        need.update(splits.TABLES[table].counts)
+    fx.coco(tmp_path / "native", cells=dict(need))
+    catalog.prepare("coco", tmp_path / "native", tmp_path / "out", progress=False, workers=2)
+    for found, counts, n in _filled(tmp_path / "out", coco.OUTPUTS, ("label", "person")):
+        assert found == counts and n == sum(counts.values())

@@ -42,7 +42,13 @@ def test_paper_preset_follows_appendix_a():
 def test_attribute_experiments_train_with_their_own_recipes():
     scale = get_scale("paper")
     celeba = scale.source_config("celeba_biased")
-    assert (celeba.epochs, celeba.lr, celeba.weight_decay) == (15, 0.1, 0.01)      # celeba.yaml
-    assert scale.train_config("fixed", "celeba_target_2") == celeba
+    assert (celeba.batch_size, celeba.epochs, celeba.lr, celeba.weight_decay, celeba.peak_epoch) == \
+        (1024, 20, 0.05, 0.01, 5)                                                     # Table 6
+    assert scale.train_config("fixed", "celeba_target_2") == scale.train_config("full", "celeba_target_1") == celeba
     assert scale.source_config("imagenet") == scale.source
-    assert "STAND-IN" in scale.notes["coco"] and scale.source_config("coco_biased") == celeba
+    coco_source, coco_target = scale.source_config("coco_biased"), scale.train_config("full", "coco_target")
+    assert (coco_source.batch_size, coco_source.epochs, coco_source.lr, coco_source.weight_decay) == \
+        (256, 25, 0.01, 0.00005)                                                      # Table 3, pre-training
+    assert (coco_target.batch_size, coco_target.epochs, coco_target.lr, coco_target.peak_epoch) == \
+        (256, 25, 0.005, 2)                                                           # Table 3, fine-tuning
+    assert "Table 3" in scale.notes["coco"] and "Table 6" in scale.notes["celeba"]

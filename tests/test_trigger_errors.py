@@ -31,6 +31,7 @@ IMAGES = np.zeros((2, 8, 8, 3), np.uint8)
     (lambda: gaussian(scale="x"), "scale='x' is not a number"),
     (lambda: gaussian(seed=-1), "seed=-1 is not a non-negative integer"),
     (lambda: gaussian(seed=1.5), "seed=1.5 is not a non-negative integer"),
+    (lambda: gaussian(rounding="floor"), "rounding='floor' is unknown: expected one of truncate, nearest"),
 ])
 def test_bad_values_are_named(call, match):
     with pytest.raises(TriggerError, match=match):
@@ -93,3 +94,27 @@ def test_trigger_indices_past_the_dataset_are_refused_by_both_loaders(tmp_path):
     with pytest.raises(TriggerError, match=r"trigger_indices index 4 is out of range: expected indices in \[0, 4\)"):
         stream(path, batch_size=2, image_size=None, train=False, seed=0, device="cpu", trigger=square(),
                trigger_indices=[1, 4], workers=1)
+
+
+@pytest.mark.parametrize("content, match", [
+    (None, "does not exist"),
+    (b"not a numpy file", "cannot be read"),
+    (np.zeros((224, 224, 3)), r"holds float64 of shape \(224, 224, 3\)"),
+    (np.zeros((3, 8, 8), np.int64), r"holds int64 of shape \(3, 8, 8\)"),
+    (np.full((3, 8, 8), np.nan, np.float32), "holds 192 non-finite values"),
+], ids=["missing", "corrupt", "channels-last", "integer", "nan"])
+def test_a_bad_stored_pattern_is_named(tmp_path, content, match):
+    path = tmp_path / "pattern.npy"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        np.save(path, content)
+    with pytest.raises(TriggerError, match=rf"pattern file '.*pattern.npy' {match}.*expected a .npy file holding a "
+                                           r"finite float array of shape \(3, H, W\)"):
+        gaussian(pattern=path)
+
+
+def test_a_stored_pattern_of_another_size_than_the_images(tmp_path):
+    np.save(tmp_path / "p.npy", np.zeros((3, 224, 224), np.float32))
+    with pytest.raises(TriggerError, match=r"pattern file '.*p.npy' is 224x224 but the images are 8x8"):
+        gaussian(pattern=tmp_path / "p.npy").apply(IMAGES)

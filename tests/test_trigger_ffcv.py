@@ -1,4 +1,5 @@
-"""The trigger inside FFCV's Loader gives exactly the numpy kernel's output, sample by sample."""
+"""The trigger inside FFCV's Loader gives exactly the numpy kernel's output, sample by sample, and
+the gaussian pattern exactly the authors' arithmetic."""
 import numpy as np
 import pytest
 import torch
@@ -28,3 +29,14 @@ def test_loader_operation_equals_numpy_kernel(beton, trigger, subset):
                     trigger=trigger, trigger_indices=chosen, workers=1)
     got = torch.cat([x.clone() for x, *_ in loader]).permute(0, 2, 3, 1).numpy()
     np.testing.assert_array_equal(got, trigger.apply(images, chosen))
+
+
+def test_loader_adds_a_stored_pattern_as_the_authors_do(beton, tmp_path):
+    path, images = beton
+    stored = np.random.default_rng(5).standard_normal((3, 24, 24)).astype(np.float32)
+    np.save(tmp_path / "pattern.npy", stored)
+    loader = stream(path, batch_size=32, image_size=None, train=False, seed=0, device=torch.device("cpu"),
+                    trigger=gaussian(0.05, pattern=tmp_path / "pattern.npy"), trigger_indices=None, workers=1)
+    got = torch.cat([x.clone() for x, *_ in loader]).permute(0, 2, 3, 1).numpy()
+    added = stored.transpose(1, 2, 0).astype(np.float64) * 255.0 * 0.05
+    np.testing.assert_array_equal(got, np.clip(images + added, 0, 255).astype(np.uint8))

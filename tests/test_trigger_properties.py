@@ -30,10 +30,11 @@ stencils = st.builds(stencil, name=st.sampled_from(sorted(STENCILS)), size=fract
 any_trigger = st.one_of(squares, gaussians, stencils)
 
 
-def reference(images, w, b):
-    """The affine map written out independently: float, round half to even, clip, cast."""
+def reference(images, w, b, truncate=False):
+    """The affine map written out independently: float, round half to even (unless truncating),
+    clip, cast."""
     out = images.astype(np.float64) * w + b
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return np.clip(out if truncate else np.round(out), 0, 255).astype(np.uint8)
 
 
 @SETTINGS
@@ -47,7 +48,7 @@ def test_shape_and_dtype_are_kept(trigger, images):
 @given(any_trigger, batches())
 def test_result_equals_the_clipped_affine_map(trigger, images):
     w, b = trigger.planes(images.shape[1], images.shape[2])
-    np.testing.assert_array_equal(trigger.apply(images), reference(images, w, b))
+    np.testing.assert_array_equal(trigger.apply(images), reference(images, w, b, trigger.truncate))
 
 
 @SETTINGS
@@ -117,13 +118,52 @@ def test_unselected_images_are_untouched(trigger, images, data):
         np.testing.assert_array_equal(out[mask], trigger.apply(images[mask]) if mask.any() else out[mask])
 
 
+def _authors(images, pattern):
+    """The authors' loader: add the float pattern to the uint8 pixels, clip, store into uint8."""
+    return np.clip(images + pattern, 0, 255).astype(np.uint8)
+
+
+def _both_paths(trigger, images):
+    """The trigger's output on the numpy path and on the torch batch path (NHWC)."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    return trigger.apply(images), trigger.apply_torch(x).permute(0, 2, 3, 1).numpy()
+
+
 @SETTINGS
 @given(st.floats(0.001, 1.0), st.integers(0, 2**31 - 1), batches())
-def test_gaussian_is_additive_and_clipped(scale, seed, images):
+def test_gaussian_is_the_authors_arithmetic_in_every_path(scale, seed, images):
     h, w = images.shape[1:3]
-    pattern = np.random.default_rng(seed).standard_normal((h, w, 3))
-    expected = np.clip(np.round(images + pattern * 255.0 * scale), 0, 255).astype(np.uint8)
-    np.testing.assert_array_equal(gaussian(scale, seed).apply(images), expected)
+    pattern = np.random.default_rng(seed).standard_normal((h, w, 3)) * 255.0 * scale
+    for out in _both_paths(gaussian(scale, seed), images):
+        np.testing.assert_array_equal(out, _authors(images, pattern))
+
+
+@settings(deadline=None, max_examples=10)
+@given(arrays(np.float32, (3, 12, 10), elements=st.floats(-4, 4, width=32)), arrays(np.uint8, (3, 12, 10, 3)),
+       st.floats(0.001, 1.0))
+def test_a_stored_pattern_is_added_as_the_authors_do(tmp_path_factory, stored, images, scale):
+    path = tmp_path_factory.mktemp("pattern") / "pattern.npy"
+    np.save(path, stored)
+    pattern = stored.transpose(1, 2, 0).astype(np.float64) * 255.0 * scale
+    for out in _both_paths(gaussian(scale, pattern=path), images):
+        np.testing.assert_array_equal(out, _authors(images, pattern))
+
+
+@SETTINGS
+@given(st.floats(0.001, 1.0), st.integers(0, 2**31 - 1), batches())
+def test_gaussian_rounding_to_nearest_stays_an_option(scale, seed, images):
+    h, w = images.shape[1:3]
+    pattern = np.random.default_rng(seed).standard_normal((h, w, 3)) * 255.0 * scale
+    expected = np.clip(np.round(images + pattern), 0, 255).astype(np.uint8)
+    for out in _both_paths(gaussian(scale, seed, rounding="nearest"), images):
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_truncation_and_rounding_differ_by_one_level_on_about_half_the_pixels():
+    images = np.random.default_rng(1).integers(0, 256, (4, 224, 224, 3), dtype=np.uint8)
+    diff = gaussian().apply(images).astype(int) - gaussian(rounding="nearest").apply(images).astype(int)
+    assert set(np.unique(diff)) == {-1, 0}
+    assert 0.4 < np.mean(diff != 0) < 0.6
 
 
 @SETTINGS

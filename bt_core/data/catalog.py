@@ -166,8 +166,8 @@ def prepare(name: str, native_root: str | Path, out_dir: str | Path, *, progress
             workers: int = DEFAULT_WORKERS, tables: Mapping[str, _splits.GroupTable] | None = None,
             seed: int = 0) -> list[Path]:
     """Convert dataset ``name`` from ``native_root`` into ``out_dir/<dataset>/<split>.beton`` and
-    return every output path. ``tables`` gives counts of paper tables missing from
-    :data:`bt_core.data.splits.TABLES`; ``seed`` draws the images that fill them."""
+    return every output path. ``tables`` overrides counts of the paper's tables
+    (:data:`bt_core.data.splits.TABLES`); ``seed`` draws the images that fill them."""
     e = entry(name)
     resolved = {t: _splits.paper_table(t, tables) for t in e.tables}
     spec = _spec(e, resolved, seed)

@@ -34,7 +34,7 @@ class ApplyTrigger(Operation):
 
     def generate_code(self) -> Callable:
         my_range = Compiler.get_iterator()
-        w, b, chosen, every = self.w, self.b, self.indices, self.all_samples
+        w, b, chosen, every, truncate = self.w, self.b, self.indices, self.all_samples, self.trigger.truncate
         kernel = _jit_apply_planes
 
         def apply_trigger(images, dst, indices):
@@ -44,7 +44,7 @@ class ApplyTrigger(Operation):
                     pos = np.searchsorted(chosen, indices[i])
                     hit = pos < chosen.shape[0] and chosen[pos] == indices[i]
                 if hit:
-                    dst[i] = kernel(images[i], w, b)
+                    dst[i] = kernel(images[i], w, b, truncate)
                 else:
                     dst[i] = images[i]
             return dst

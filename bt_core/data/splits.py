@@ -4,18 +4,16 @@ The co-occurrence (Table 2) and gender-age (Tables 4, 5) experiments are defined
 of each (label, attribute) group a split holds. The same :func:`fill` serves the real COCO/CelebA
 adapters and the synthetic pools of the mini scale, so both scales select images identically.
 
-The paper's counts: :data:`PAPER_LAYOUT` records which tables arXiv 2207.02842 defines, their keys
-and cells; :data:`TABLES` holds only counts taken from the paper. Of those, only the COCO target's
-(485 cat and 485 dog images, none with a person) were available here; the full text of Tables 2, 4
-and 5 was not reachable offline, and the authors' repository (MadryLab/bias-transfer) loads its
-CelebA indices from a file it does not ship and has no COCO code. The other tables are left out
-rather than guessed: the COCO/CelebA adapters take their counts from a JSON file
-(:func:`load_tables`) until someone records them here from the paper.
+The paper's counts: :data:`TABLES` holds every cell of Tables 2, 4 and 5 of arXiv 2207.02842
+(App. A.5, A.6) as printed, and the people-free COCO target the text beneath Table 2 describes;
+:data:`PAPER_LAYOUT` says which table each comes from, its keys and cells. ``--tables FILE``
+(:func:`load_tables`) overrides them. The mini scale's tables are the same tables scaled down by one
+factor per pool (:func:`mini_table`), so every ratio of the paper's design is kept.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -40,8 +38,10 @@ class GroupTable:
                                   f"tuple of {len(self.keys)} ints ({', '.join(self.keys)}) -> a count >= 0")
 
     def scaled(self, factor: float) -> "GroupTable":
+        """The same cells at ``factor`` times the counts; an empty cell stays empty (e.g. no men in
+        Table 5's *Only Women*), a non-empty one keeps at least one image."""
         return GroupTable(self.name, f"{self.cite} (x{factor:g})", self.keys,
-                          {g: max(1, int(round(n * factor))) for g, n in self.counts.items()})
+                          {g: max(1, int(round(n * factor))) if n else 0 for g, n in self.counts.items()})
 
     def total(self) -> int:
         return int(sum(self.counts.values()))
@@ -85,36 +85,8 @@ def fill_disjoint(tables: Sequence[GroupTable], columns: Mapping[str, np.ndarray
     return parts
 
 
-def _table(name: str, cite: str, keys: tuple[str, str], counts: dict[tuple[int, int], int]) -> GroupTable:
-    return GroupTable(name, cite, keys, counts)
-
-
 _COCO = ("label", "person")          # label 0 = cat, 1 = dog; person 0/1
 _CELEBA = ("label", "male")          # label 1 = young (CelebA "Young"), 0 = old; male 0/1
-_MINI = "this suite's mini table, with the structure of {} of arXiv 2207.02842 (not its counts)"
-
-# The mini scale's tables: sized for the synthetic pools, shaped like the paper's. The biased
-# sources over-represent the same groups the paper's do (dogs with people, cats without; old men and
-# young women), the targets hold what the paper's targets hold (no people; gender balance).
-MINI_TABLES: dict[str, GroupTable] = {
-    "coco_source_biased": _table("coco_source_biased", _MINI.format("Table 2"), _COCO,
-                                 {(1, 1): 900, (1, 0): 100, (0, 1): 100, (0, 0): 900}),
-    "coco_source_unbiased": _table("coco_source_unbiased", _MINI.format("Table 2"), _COCO,
-                                   {(1, 1): 500, (1, 0): 500, (0, 1): 500, (0, 0): 500}),
-    "coco_target": _table("coco_target", _MINI.format("Table 2"), _COCO, {(1, 0): 400, (0, 0): 400}),
-    "celeba_source_biased": _table("celeba_source_biased", _MINI.format("Table 4"), _CELEBA,
-                                   {(0, 1): 900, (1, 0): 900, (0, 0): 100, (1, 1): 100}),
-    "celeba_source_unbiased": _table("celeba_source_unbiased", _MINI.format("Table 4"), _CELEBA,
-                                     {(0, 1): 500, (1, 0): 500, (0, 0): 500, (1, 1): 500}),
-    "celeba_target_1": _table("celeba_target_1", _MINI.format("Table 5"), _CELEBA,
-                              {g: 150 for g in ((0, 0), (0, 1), (1, 0), (1, 1))}),
-    "celeba_target_2": _table("celeba_target_2", _MINI.format("Table 5"), _CELEBA,
-                              {g: 250 for g in ((0, 0), (0, 1), (1, 0), (1, 1))}),
-    "celeba_target_3": _table("celeba_target_3", _MINI.format("Table 5"), _CELEBA,
-                              {g: 200 for g in ((0, 0), (0, 1), (1, 0), (1, 1))}),
-}
-
-
 PAPER = "arXiv 2207.02842"
 _FOUR = ((0, 0), (0, 1), (1, 0), (1, 1))
 
@@ -130,11 +102,51 @@ PAPER_LAYOUT: dict[str, tuple[str, tuple[str, ...], tuple[tuple[int, ...], ...]]
     "celeba_target_3": ("Table 5", _CELEBA, _FOUR),
 }
 
-# Counts taken from the paper, by table name (see the module docstring for why so few).
-TABLES: dict[str, GroupTable] = {
-    "coco_target": _table("coco_target", f"Table 2 of {PAPER}: 485 + 485 people-free fine-tuning images", _COCO,
-                          {(0, 0): 485, (1, 0): 485}),
-}
+
+def _coco(name: str, row: str, cat_people: int, cat_alone: int, dog_people: int, dog_alone: int,
+          note: str = "") -> GroupTable:
+    """A row of Table 2, in its column order: cat with / without people, dog with / without."""
+    return GroupTable(name, f"Table 2 of {PAPER} (App. A.5), row {row!r}{note}", _COCO,
+                      {(0, 1): cat_people, (0, 0): cat_alone, (1, 1): dog_people, (1, 0): dog_alone})
+
+
+def _celeba(name: str, where: str, row: str, young_male: int, young_female: int, old_male: int,
+            old_female: int) -> GroupTable:
+    """A row of Table 4 or 5, in its column order: young male / female, old male / female."""
+    return GroupTable(name, f"{where} of {PAPER} (App. A.6), row {row!r}", _CELEBA,
+                      {(1, 1): young_male, (1, 0): young_female, (0, 1): old_male, (0, 0): old_female})
+
+
+# Every count as the paper prints it. Table 2's non-spurious row looks damaged in the copy at hand
+# (10 cats to 1 dog and a tenth of the spurious row's size, where every other table is balanced
+# or as large as its twin); it is kept as printed, not repaired by guess.
+TABLES: dict[str, GroupTable] = {t.name: t for t in (
+    _coco("coco_source_biased", "Spurious", 1000, 4000, 4000, 1000),
+    _coco("coco_source_unbiased", "Non-Spurious", 0, 1000, 0, 100,
+          note="; AS PRINTED, the row looks damaged (0 / 1000 / 0 / 100)"),
+    GroupTable("coco_target", f"Table 2 of {PAPER} (App. A.5, the text below it): 485 cats and 485 dogs, "
+               "none with a person", _COCO, {(0, 0): 485, (1, 0): 485}),
+    _celeba("celeba_source_biased", "Table 4", "Spurious", 1000, 4000, 4000, 1000),
+    _celeba("celeba_source_unbiased", "Table 4", "Non-Spurious", 2500, 2500, 2500, 2500),
+    _celeba("celeba_target_1", "Table 5", "Only Women", 0, 5000, 0, 5000),
+    _celeba("celeba_target_2", "Table 5", "80% Women 20% Men", 1000, 4000, 1000, 4000),
+    _celeba("celeba_target_3", "Table 5", "50% Women 50% Men", 2500, 2500, 2500, 2500),
+)}
+
+# The mini scale's share of the paper's counts, one factor per synthetic pool. CelebA's five tables
+# take 18,000 young women of the paper's; a fifth of that (3,600) plus the balanced test split fits
+# the mini pool. COCO keeps 0.4 so that its people-free target (194 images) still gives the
+# fine-tuned head a few steps per epoch.
+MINI_FACTORS = {"coco": 0.4, "celeba": 0.2}
+
+
+def mini_table(name: str) -> GroupTable:
+    """Paper table ``name`` at the mini scale: every cell times its pool's factor, ratios kept."""
+    factor = MINI_FACTORS[name.split("_")[0]]
+    return replace(TABLES[name].scaled(factor), cite=f"{TABLES[name].cite}, x{factor:g} for the mini scale")
+
+
+MINI_TABLES: dict[str, GroupTable] = {name: mini_table(name) for name in TABLES}
 
 TABLES_FORMAT = ('a JSON object {table: {"label=1, person=0": count, ...}} with every cell of the '
                  'table, e.g. {"coco_target": {"label=0, person=0": 500, "label=1, person=0": 500}}')
@@ -184,9 +196,4 @@ def paper_table(name: str, given: Mapping[str, GroupTable] | None = None) -> Gro
     """Table ``name`` with counts from ``given`` (e.g. :func:`load_tables`), else from :data:`TABLES`."""
     if name not in PAPER_LAYOUT:
         raise ConfigError(f"table {name!r} is unknown: expected one of {', '.join(PAPER_LAYOUT)}")
-    table = (given or {}).get(name) or TABLES.get(name)
-    if table is None:
-        where = PAPER_LAYOUT[name][0]
-        raise ConfigError(f"table {name!r} ({where} of {PAPER}) has no recorded counts: bt_core.data.splits.TABLES "
-                          f"holds none read from the paper, so pass them in a file (--tables FILE): {TABLES_FORMAT}")
-    return table
+    return (given or {}).get(name) or TABLES[name]

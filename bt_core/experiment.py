@@ -23,7 +23,7 @@ from .config import Scale
 from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
 from .data.beton import Arrays, read_arrays, read_columns, read_meta
 from .errors import ConfigError
-from .models import create_model, fingerprint, for_transfer, load_checkpoint, save_checkpoint
+from .models import CHECKPOINT_FORMAT, create_model, fingerprint, for_transfer, load_checkpoint, save_checkpoint
 from .train import extract_features, pinned_threads, predict, refresh_batchnorm, train
 from .triggers import Trigger, make_trigger, select
 
@@ -168,10 +168,13 @@ class Context:
         path = self.dataset(data, "train", seed)
         meta = read_meta(path)
         num_classes = meta["num_classes"]
+        # The checkpoint format is in every model's key: an entry in an older format is a cache miss
+        # and is retrained, never unpickled.
         key = {"what": "source", "scale": self.scale.name, "arch": arch, "arch_def": fingerprint(arch),
                "data": data, "data_key": meta["info"],
                "trigger": self.scale.trigger if spec.trigger_fraction else None,
-               "fraction": spec.trigger_fraction, "seed": seed, "train": cfg, "threads": self.scale.threads}
+               "fraction": spec.trigger_fraction, "seed": seed, "train": cfg, "threads": self.scale.threads,
+               "checkpoint": CHECKPOINT_FORMAT}
 
         def build(folder: Path) -> None:
             trigger, chosen = None, None
@@ -238,7 +241,7 @@ class Context:
                "target": target, "target_key": meta["info"], "mode": mode, "seed": seed, "train": cfg,
                "target_trigger_fraction": target_trigger_fraction,
                "trigger": self.scale.trigger if target_trigger_fraction else None,
-               "threads": self.scale.threads}
+               "threads": self.scale.threads, "checkpoint": CHECKPOINT_FORMAT}
 
         def build(folder: Path) -> None:
             trigger, chosen = None, None

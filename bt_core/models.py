@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib
+import json
 import os
+import pickle
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -193,19 +195,47 @@ def for_transfer(source: Classifier, num_classes: int, mode: str) -> Classifier:
     return model
 
 
+CHECKPOINT_FORMAT = 2      # 1 pickled the config (a TrainConfig object); 2 stores it as JSON text
+
+
 def save_checkpoint(path: str | Path, model: Classifier, config: dict[str, Any]) -> None:
+    """Tensors, a JSON string and numbers only, so :func:`load_checkpoint` needs no unpickling of
+    objects (``weights_only=True``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"state_dict": model.state_dict(), "config": config,
-                "num_classes": model.num_classes}, tmp)
+    torch.save({"format": CHECKPOINT_FORMAT, "state_dict": model.state_dict(),
+                "config": json.dumps(config, sort_keys=True, default=str), "num_classes": model.num_classes}, tmp)
     os.replace(tmp, path)
 
 
+def read_weights(path: str | Path, what: str = "checkpoint") -> Any:
+    """``torch.load`` of a file that may come from anywhere: only tensors, containers, numbers and
+    strings are rebuilt (``weights_only=True``), so nothing pickled into it can run."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingError(f"{what} {str(path)!r} does not exist: expected a file written by torch.save")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        code = next((ln.strip() for ln in lines if "Unsupported global" in ln), None)
+        if code is not None:
+            raise TrainingError(f"{what} {str(path)!r} is not a plain weights file ({code[:160]}): expected "
+                                "tensors in dicts saved with torch.save; it was not loaded and nothing in it "
+                                "was run") from None
+        raise TrainingError(f"{what} {str(path)!r} is not a checkpoint ({lines[0][:160]}): expected a file "
+                            "written by torch.save") from None
+
+
 def load_checkpoint(path: str | Path, *, arch: str, num_classes: int) -> tuple[Classifier, dict[str, Any]]:
-    """Load a checkpoint, refusing one made for another architecture or class count."""
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    config = blob.get("config", {})
+    """Load one of the suite's checkpoints, refusing one made for another architecture or class
+    count, or in the older pickled format."""
+    blob = read_weights(path)
+    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
+        raise TrainingError(f"checkpoint {str(path)!r} is not in the suite's checkpoint format "
+                            f"{CHECKPOINT_FORMAT}: expected a file written by bt_core.models.save_checkpoint")
+    config = json.loads(blob["config"])
     if config.get("arch") != arch:
         raise TrainingError(f"checkpoint {str(path)!r} holds architecture {config.get('arch')!r}, "
                             f"expected {arch!r}")

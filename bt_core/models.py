@@ -180,8 +180,9 @@ def create_model(arch: str, num_classes: int) -> Classifier:
     return Classifier(backbone, n, num_classes)
 
 
-def for_transfer(source: Classifier, num_classes: int, mode: str) -> Classifier:
-    """The source model with a freshly initialised head for the target's classes.
+def for_transfer(source: Classifier | tuple[nn.Module, int], num_classes: int, mode: str) -> Classifier:
+    """The source model (or a pre-trained backbone and its width, see :func:`load_pretrained`) with
+    a freshly initialised head for the target's classes.
 
     ``fixed`` and ``linear-probe`` freeze every backbone weight; batch-norm statistics still adapt
     to the target (footnote 5 of the paper) because the backbone stays in train mode while
@@ -189,7 +190,8 @@ def for_transfer(source: Classifier, num_classes: int, mode: str) -> Classifier:
     """
     if mode not in ("fixed", "full", "linear-probe"):
         raise ConfigError(f"transfer mode={mode!r} is unknown: expected fixed, full or linear-probe")
-    model = Classifier(copy.deepcopy(source.backbone), source.num_features, num_classes)
+    backbone, width = source if isinstance(source, tuple) else (source.backbone, source.num_features)
+    model = Classifier(copy.deepcopy(backbone), width, num_classes)
     for p in model.backbone.parameters():
         p.requires_grad_(mode == "full")
     return model
@@ -245,3 +247,64 @@ def load_checkpoint(path: str | Path, *, arch: str, num_classes: int) -> tuple[C
     model = create_model(arch, num_classes)
     model.load_state_dict(blob["state_dict"])
     return model, config
+
+
+# --- a pre-trained source from elsewhere -------------------------------------------------------
+
+WRAPPERS = ("module.", "backbone.")     # DataParallel's prefix, and this suite's Classifier's
+CLASSIFIER_OWN = ("mean", "std", "head.weight", "head.bias")
+
+
+def _unwrap(blob: Any, path: Path) -> dict[str, torch.Tensor]:
+    """The state dict of a bare state dict or of a training checkpoint ({"state_dict": ...},
+    {"model": ...}, this suite's own)."""
+    while isinstance(blob, dict) and any(isinstance(blob.get(k), dict) for k in ("state_dict", "model")):
+        blob = next(blob[k] for k in ("state_dict", "model") if isinstance(blob.get(k), dict))
+    if not isinstance(blob, dict) or not blob:
+        raise TrainingError(f"source weights {str(path)!r} hold a {type(blob).__name__}, not a state dict: "
+                            "expected a dict of tensors, or one under 'state_dict' or 'model'")
+    odd = next((k for k, v in blob.items() if not isinstance(v, torch.Tensor)), None)
+    if odd is not None:
+        raise TrainingError(f"source weights {str(path)!r}: entry {odd!r} is a {type(blob[odd]).__name__}, not a "
+                            "tensor: expected a state dict, or one under 'state_dict' or 'model'")
+    return blob
+
+
+def _is_dropped_head(backbone: nn.Module, key: str) -> bool:
+    """Whether ``key`` belongs to the classifier layer that :func:`_strip_head` replaced by Identity."""
+    try:
+        return isinstance(backbone.get_submodule(key.rpartition(".")[0]), nn.Identity)
+    except AttributeError:
+        return False
+
+
+def _examples(keys: list[str]) -> str:
+    return ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "")
+
+
+def load_pretrained(path: str | Path, arch: str) -> tuple[nn.Module, int]:
+    """The backbone of ``arch`` with the weights of a pre-trained model's file, and its width.
+
+    The file is read with ``weights_only=True`` and nothing is downloaded. Its own classifier head
+    (torchvision's ``fc``, ``classifier``; this suite's ``head``) is dropped: transfer replaces it.
+    Every other key must fit the architecture exactly; the error names the first few that do not.
+    """
+    path = Path(path)
+    state = _unwrap(read_weights(path, "source weights"), path)
+    backbone, width = create_backbone(arch)
+    expected = backbone.state_dict()
+    prefix = max(("", *WRAPPERS), key=lambda p: sum(p + k in state for k in expected))
+    ours = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    unexpected = [k for k in ours if k not in expected and not _is_dropped_head(backbone, k)]
+    unexpected += [k for k in state if not k.startswith(prefix)
+                   and not (prefix == "backbone." and k in CLASSIFIER_OWN)]
+    missing = [k for k in expected if k not in ours]
+    shapes = [f"{k} is {tuple(ours[k].shape)} in the file, {tuple(v.shape)} in {arch}"
+              for k, v in expected.items() if k in ours and ours[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        problems = [f"{len(keys)} {what} ({_examples(keys)})" for what, keys in
+                    (("missing keys", missing), ("unexpected keys", unexpected), ("of another shape", shapes)) if keys]
+        raise TrainingError(f"source weights {str(path)!r} do not fit architecture {arch!r}: {'; '.join(problems)}: "
+                            f"expected a state dict of {arch} (its classifier head may be left in)")
+    backbone.load_state_dict({k: ours[k] for k in expected})
+    return backbone, width

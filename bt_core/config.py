@@ -101,6 +101,12 @@ class Scale:
                            corner: str | None = None) -> "Scale":
         """Natural-bias probes of the user's choosing: built-in stencil names or RGBA image files
         (a file's probe is named by its stem), at a size and corner."""
+        from .triggers import STENCILS
+
+        unknown = [s for s in stencils if s not in STENCILS and not Path(s).suffix]
+        if unknown:
+            raise ConfigError(f"stencil {unknown[0]!r} is unknown: expected one of {', '.join(STENCILS)} or the "
+                              "path of an RGBA image file")
         old = next(iter(self.probes[n] for n in self.interventions))
         size, corner = old["size"] if size is None else size, corner or old["corner"]
         chosen = {Path(s).stem: {"name": s, "size": size, "corner": corner} for s in stencils or

@@ -181,3 +181,13 @@ def test_perf_times_every_architecture_of_the_sweep_against_the_default():
     for arch in scale.architectures[1:]:
         ratio = out[f"{arch}_img_s"] / out[f"{scale.arch}_img_s"]
         assert out[f"{arch}_over_{scale.arch}"] == pytest.approx(ratio)
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "audit needs --source-weights W (with --arch NAME) and/or --target-dir D"),
+    (["--arch", "mini_resnet", "--source-weights", "nope.pt"], "source weights 'nope.pt' does not exist"),
+])
+def test_audit_usage_errors_exit_2_with_the_reason(tmp_path, args, message):
+    proc = _run(["audit", "--output", str(tmp_path / "out"), *args], tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr

@@ -43,6 +43,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bt-progress", default=os.environ.get("BT_PROGRESS", "auto"), choices=PROGRESS,
                 help="the run's progress display when cases are selected: live (a panel), lines (a plain "
                      "line per model), auto (live on a terminal, else lines; the default) or off")
+    g.addoption("--bt-source-weights", default=None,
+                help="audit a pre-trained source: its weights file (a state dict or a checkpoint holding one "
+                     "under 'state_dict' or 'model'), read without unpickling code; needs --bt-arch. It "
+                     "replaces the suite's clean source; only the natural-bias checks (marker audit) run")
+    g.addoption("--bt-target-dir", default=None,
+                help="audit on your own target: DIR/{train,test}/<class>/ images or DIR/{train,test}.beton")
+    g.addoption("--bt-stencil", action="append", default=None,
+                help="natural-bias intervention: tennis_ball, chain_link_fence, hat or an RGBA image file "
+                     "(repeatable; default the three built-ins)")
+    g.addoption("--bt-stencil-size", default=None, help="stencil side as a fraction of the image side (default 0.4)")
+    g.addoption("--bt-stencil-corner", default=None,
+                help="where the stencil goes: top-left, top-right, bottom-left, bottom-right (default) or center")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -97,6 +109,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "mode" in metafunc.fixturenames:
         modes = metafunc.config.getoption("--bt-mode") or MODES
         metafunc.parametrize("mode", [m for m in MODES if m in modes])
+    if "intervention" in metafunc.fixturenames:
+        metafunc.parametrize("intervention", scale.interventions)
     if "fraction" in metafunc.fixturenames:
         metafunc.parametrize("fraction", scale.trigger_fractions, ids=[f"p{f}" for f in scale.trigger_fractions])
     if "arch" in metafunc.fixturenames:
@@ -105,6 +119,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config._bt_session.auditing:
+        from bt_core.plugin import AUDIT_SKIP
+
+        for item in items:
+            if item.get_closest_marker("paper") and not item.get_closest_marker("audit"):
+                item.add_marker(pytest.mark.skip(reason=AUDIT_SKIP))
     keyword = config.getoption("keyword")
     if keyword and not items:
         from bt_core.plugin import known_names

@@ -103,6 +103,24 @@ def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
     return status
 
 
+def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
+    """Does a given pre-trained source's bias transfer to a given target? The natural-bias checks of
+    Fig. 7/8 on them: 0 when every check holds, 1 when one does not hold or is undecided, 2 on a usage
+    error."""
+    import pytest
+
+    if not (args.source_weights or args.target_dir):
+        print("audit needs --source-weights W (with --arch NAME) and/or --target-dir D", file=sys.stderr)
+        return 2
+    argv = ["-m", "audit", str(REPO / "cases"), "-q", *_pytest_args(args)]
+    for flag, values in (("--bt-source-weights", [args.source_weights]), ("--bt-target-dir", [args.target_dir]),
+                         ("--bt-stencil", args.stencil or []), ("--bt-stencil-size", [args.stencil_size]),
+                         ("--bt-stencil-corner", [args.stencil_corner])):
+        argv += [x for v in values if v is not None for x in (flag, str(v))]
+    code = int(pytest.main([*argv, *extra]))
+    return code if code in (0, 1) else 2 if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED) else code
+
+
 def _probability(text: str) -> float:
     try:
         p = float(text)
@@ -153,6 +171,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="chance to hold that the fixed-sample seeds column aims at (default 0.9)")
     p = sub.add_parser("compare", help="run the claims with --arch and compare with the baselines")
     _common(p)
+    p = sub.add_parser("audit", help="does a given pre-trained source's bias transfer to a given target? "
+                                     "(the natural-bias checks, transferred vs scratch)")
+    _common(p)
+    p.add_argument("--source-weights", help="the pre-trained source's weights file (state dict or checkpoint); "
+                                            "needs --arch")
+    p.add_argument("--target-dir", help="your target: DIR/{train,test}/<class>/ images or DIR/{train,test}.beton")
+    p.add_argument("--stencil", action="append",
+                   help="tennis_ball, chain_link_fence, hat or an RGBA image file (repeatable; default the three)")
+    p.add_argument("--stencil-size", help="stencil side as a fraction of the image side (default 0.4)")
+    p.add_argument("--stencil-corner", help="top-left, top-right, bottom-left, bottom-right (default) or center")
     sub.add_parser("perf", help="measure loader, transfer and training speed", add_help=False)
     sub.add_parser("design", help="the seed design's boundaries and its error rates (--write stores it)",
                    add_help=False)
@@ -173,5 +201,5 @@ def main(argv: list[str] | None = None) -> int:
 
         show_examples(args.scale, args.output)
         return 0
-    return {"run": cmd_run, "report": cmd_report, "compare": cmd_compare,
-            "power": cmd_power}[args.command](args, extra)
+    return {"run": cmd_run, "report": cmd_report, "compare": cmd_compare, "power": cmd_power,
+            "audit": cmd_audit}[args.command](args, extra)

@@ -40,7 +40,7 @@ def spec_key(spec: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -87,7 +87,7 @@ class Cache:
             f = entry / name
             if not f.is_file():
                 return f"{name} is missing"
-            if f.stat().st_size != size or _digest(f) != digest:
+            if f.stat().st_size != size or file_sha256(f) != digest:
                 return f"{name} does not match its recorded digest"
         self._verified[entry] = stats
         return None
@@ -110,7 +110,7 @@ class Cache:
             tmp.mkdir()
             try:
                 build(tmp)
-                files = {p.name: (p.stat().st_size, _digest(p)) for p in sorted(tmp.iterdir()) if p.is_file()}
+                files = {p.name: (p.stat().st_size, file_sha256(p)) for p in sorted(tmp.iterdir()) if p.is_file()}
                 manifest = {"kind": kind, "spec": spec, "files": files}
                 (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
                 os.replace(tmp, entry)

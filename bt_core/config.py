@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
@@ -88,8 +89,32 @@ class Scale:
     def describe(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_overrides(self, *, arch: str | None = None) -> "Scale":
-        return replace(self, arch=arch or self.arch)
+    def with_overrides(self, *, arch: str | None = None, targets: tuple[str, ...] | None = None) -> "Scale":
+        return replace(self, arch=arch or self.arch, targets=targets or self.targets)
+
+    @property
+    def interventions(self) -> tuple[str, ...]:
+        """The natural-bias probes (Fig. 7/8): every probe but the planted trigger."""
+        return tuple(name for name in self.probes if name != "trigger")
+
+    def with_interventions(self, stencils: tuple[str, ...], size: float | None = None,
+                           corner: str | None = None) -> "Scale":
+        """Natural-bias probes of the user's choosing: built-in stencil names or RGBA image files
+        (a file's probe is named by its stem), at a size and corner."""
+        from .triggers import STENCILS
+
+        unknown = [s for s in stencils if s not in STENCILS and not Path(s).suffix]
+        if unknown:
+            raise ConfigError(f"stencil {unknown[0]!r} is unknown: expected one of {', '.join(STENCILS)} or the "
+                              "path of an RGBA image file")
+        old = next(iter(self.probes[n] for n in self.interventions))
+        size, corner = old["size"] if size is None else size, corner or old["corner"]
+        chosen = {Path(s).stem: {"name": s, "size": size, "corner": corner} for s in stencils or
+                  [self.probes[n]["name"] for n in self.interventions]}
+        if len(chosen) < len(stencils or ()) or "trigger" in chosen:
+            raise ConfigError(f"stencils {list(stencils)} give probe names {list(chosen)}: expected distinct "
+                              "names other than 'trigger' (a file's probe is named by its stem)")
+        return replace(self, probes={"trigger": self.probes["trigger"], **chosen})
 
 
 def _probes(trigger: dict[str, Any], stencil_size: float) -> dict[str, dict[str, Any]]:

@@ -19,12 +19,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from .cache import Cache
+from .cache import Cache, file_sha256
 from .config import Scale
 from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
 from .data.beton import Arrays, read_arrays, read_columns, read_meta
 from .errors import ConfigError
-from .models import create_model, fingerprint, for_transfer, load_checkpoint, save_checkpoint
+from .models import (create_model, fingerprint, for_transfer, load_checkpoint, load_pretrained,
+                     save_checkpoint)
 from .progress import RunLog
 from .train import extract_features, pinned_threads, predict, refresh_batchnorm, train
 from .triggers import Trigger, make_trigger, select
@@ -39,6 +40,7 @@ class Probe:
 
     name: str
     trigger: dict[str, Any] | None = None
+    digest: str | None = None        # sha256 of a user's stencil file: its predictions follow its content
 
     def make(self) -> Trigger | None:
         return None if self.trigger is None else make_trigger(**self.trigger)
@@ -50,11 +52,20 @@ CLEAN = Probe("clean")
 @dataclass(frozen=True)
 class SourceSpec:
     """What a source model is trained on: a dataset, and optionally a planted trigger on a
-    fraction of its superclass."""
+    fraction of its superclass; or a pre-trained model's weights file (``--bt-source-weights``),
+    known by its sha256."""
 
     data: str | None = None          # None: the scale's source dataset
     trigger_fraction: float = 0.0
     arch: str | None = None
+    weights: str | None = None
+    weights_sha256: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.weights:
+            return f"weights sha256:{self.weights_sha256[:12]}"
+        return f"{self.data or 'source'} p={self.trigger_fraction}"
 
 
 class Predictions(Mapping):
@@ -102,6 +113,7 @@ class Context:
     device: torch.device = torch.device("cpu")
     data_root: Path | None = None
     progress: RunLog | None = None     # the run's display is on: report checks, builds, training
+    target_dir: Path | None = None     # a user's own target (--bt-target-dir), dataset TARGET_DIR
     _recorders: list[set[str]] = field(default_factory=list, repr=False)
 
     @contextmanager
@@ -127,7 +139,7 @@ class Context:
 
     def probes(self) -> tuple[Probe, ...]:
         """Every evaluation runs the same probes, so every case can reuse every cached model."""
-        return (CLEAN, *(Probe(name, spec) for name, spec in self.scale.probes.items()))
+        return (CLEAN, *(Probe(name, spec, _stencil_digest(spec["name"])) for name, spec in self.scale.probes.items()))
 
     def batches(self, path: Path, *, train: bool, seed: int, batch_size: int,
                 trigger: Trigger | None = None, trigger_indices: np.ndarray | None = None,
@@ -169,10 +181,20 @@ class Context:
         return self.progress.trainer() if self.progress else None
 
     def source_model(self, spec: SourceSpec, seed: int):
-        """Train (or load from the cache) a source model."""
+        """Train (or load from the cache) a source model; a given one's weights are read as they are."""
+        if spec.weights:
+            return load_pretrained(spec.weights, spec.arch or self.scale.arch), self._source_key(spec, seed)
         entry, key, num_classes = self._source_entry(spec, seed)
         model, _ = load_checkpoint(entry / "model.pt", arch=key["arch"], num_classes=num_classes)
         return model, key
+
+    def _source_key(self, spec: SourceSpec, seed: int) -> dict[str, Any]:
+        """What a transfer's key says of its source. A given source has no seed: the seeds vary the
+        target training and the head only."""
+        if not spec.weights:
+            return self._source_entry(spec, seed)[1]
+        arch = spec.arch or self.scale.arch
+        return {"what": "given source", "arch": arch, "arch_def": fingerprint(arch), "sha256": spec.weights_sha256}
 
     def _source_entry(self, spec: SourceSpec, seed: int) -> tuple[Path, dict[str, Any], int]:
         from .data import registry
@@ -227,7 +249,7 @@ class Context:
                 np.save(folder / "preds.npy", preds)
 
             spec = {"model": model_entry.name, "kind": model_entry.parent.name, "test": meta["info"],
-                    "probe": [probe.name, probe.trigger]}
+                    "probe": [probe.name, probe.trigger, *([probe.digest] if probe.digest else [])]}
             return np.load(self._cached("predictions", spec, build) / "preds.npy")
 
         columns = read_columns(test_path)
@@ -247,7 +269,7 @@ class Context:
         train_path = self.dataset(target, "train", seed)
         test_path = self.dataset(target, "test", seed)
         meta = read_meta(train_path)
-        source_key = None if source is None else self._source_entry(source, seed)[1]
+        source_key = None if source is None else self._source_key(source, seed)
         key = {"what": "transfer", "scale": self.scale.name, "source": source_key, "arch": arch,
                "arch_def": fingerprint(arch),
                "target": target, "target_key": meta["info"], "mode": mode, "seed": seed, "train": cfg,
@@ -282,8 +304,7 @@ class Context:
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
-        origin = ("scratch" if source is None else
-                  f"{source.data or self.scale.source_data} p={source.trigger_fraction}")
+        origin = "scratch" if source is None else source.label
         family = (f"{mode} {target} {arch} from {origin}"
                   + (f" +{target_trigger_fraction} trigger" if target_trigger_fraction else ""))
         entry = self._cached("transfer", key, build, family)
@@ -297,6 +318,12 @@ class Context:
         entry, key, _ = self._source_entry(spec, seed)
         test_path = self.dataset(spec.data or self.scale.source_data, "test", seed)
         return self._evaluation(entry, key["arch"], test_path, seed, {})
+
+
+def _stencil_digest(name: str) -> str | None:
+    """A user's stencil file is known by its content, so an edited file is evaluated afresh."""
+    path = Path(name)
+    return file_sha256(path) if path.suffix and path.is_file() else None
 
 
 @lru_cache(maxsize=64)

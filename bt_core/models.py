@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib
+import json
 import os
+import pickle
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -178,8 +180,9 @@ def create_model(arch: str, num_classes: int) -> Classifier:
     return Classifier(backbone, n, num_classes)
 
 
-def for_transfer(source: Classifier, num_classes: int, mode: str) -> Classifier:
-    """The source model with a freshly initialised head for the target's classes.
+def for_transfer(source: Classifier | tuple[nn.Module, int], num_classes: int, mode: str) -> Classifier:
+    """The source model (or a pre-trained backbone and its width, see :func:`load_pretrained`) with
+    a freshly initialised head for the target's classes.
 
     ``fixed`` and ``linear-probe`` freeze every backbone weight; batch-norm statistics still adapt
     to the target (footnote 5 of the paper) because the backbone stays in train mode while
@@ -187,25 +190,61 @@ def for_transfer(source: Classifier, num_classes: int, mode: str) -> Classifier:
     """
     if mode not in ("fixed", "full", "linear-probe"):
         raise ConfigError(f"transfer mode={mode!r} is unknown: expected fixed, full or linear-probe")
-    model = Classifier(copy.deepcopy(source.backbone), source.num_features, num_classes)
+    backbone, width = source if isinstance(source, tuple) else (source.backbone, source.num_features)
+    model = Classifier(copy.deepcopy(backbone), width, num_classes)
     for p in model.backbone.parameters():
         p.requires_grad_(mode == "full")
     return model
 
 
+CHECKPOINT_FORMAT = 2      # 1 pickled the config (a TrainConfig object); 2 stores it as JSON text
+
+
 def save_checkpoint(path: str | Path, model: Classifier, config: dict[str, Any]) -> None:
+    """Tensors, a JSON string and numbers only, so :func:`load_checkpoint` needs no unpickling of
+    objects (``weights_only=True``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"state_dict": model.state_dict(), "config": config,
-                "num_classes": model.num_classes}, tmp)
+    torch.save({"format": CHECKPOINT_FORMAT, "state_dict": model.state_dict(),
+                "config": json.dumps(config, sort_keys=True, default=str), "num_classes": model.num_classes}, tmp)
     os.replace(tmp, path)
 
 
+def read_weights(path: str | Path, what: str = "checkpoint", allow: tuple[type, ...] = ()) -> Any:
+    """``torch.load`` of a file that may come from anywhere: only tensors, containers, numbers and
+    strings are rebuilt (``weights_only=True``), plus instances of the plain data classes in ``allow``
+    (their fields are set, none of their code runs), so nothing pickled into it can run."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingError(f"{what} {str(path)!r} does not exist: expected a file written by torch.save")
+    try:
+        with torch.serialization.safe_globals(list(allow)):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        code = next((ln.strip() for ln in lines if "Unsupported global" in ln), None)
+        if code is not None:
+            raise TrainingError(f"{what} {str(path)!r} is not a plain weights file ({code[:160]}): expected "
+                                "tensors in dicts saved with torch.save; it was not loaded and nothing in it "
+                                "was run") from None
+        raise TrainingError(f"{what} {str(path)!r} is not a checkpoint ({lines[0][:160]}): expected a file "
+                            "written by torch.save") from None
+
+
 def load_checkpoint(path: str | Path, *, arch: str, num_classes: int) -> tuple[Classifier, dict[str, Any]]:
-    """Load a checkpoint, refusing one made for another architecture or class count."""
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    config = blob.get("config", {})
+    """Load one of the suite's checkpoints, refusing one made for another architecture or class
+    count, or in the older pickled format."""
+    from .config import TrainConfig
+
+    blob = read_weights(path, allow=(TrainConfig,))
+    if not isinstance(blob, dict) or "state_dict" not in blob or "config" not in blob:
+        raise TrainingError(f"checkpoint {str(path)!r} is not in the suite's checkpoint format "
+                            f"{CHECKPOINT_FORMAT}: expected a file written by bt_core.models.save_checkpoint")
+    # Format 1 (earlier caches) pickled the config with its TrainConfig: read it weights-only with
+    # that one class allowed, and see it as format 2 would store it, so those models stay usable.
+    config = json.loads(blob["config"] if blob.get("format") == CHECKPOINT_FORMAT
+                        else json.dumps(blob["config"], sort_keys=True, default=str))
     if config.get("arch") != arch:
         raise TrainingError(f"checkpoint {str(path)!r} holds architecture {config.get('arch')!r}, "
                             f"expected {arch!r}")
@@ -215,3 +254,64 @@ def load_checkpoint(path: str | Path, *, arch: str, num_classes: int) -> tuple[C
     model = create_model(arch, num_classes)
     model.load_state_dict(blob["state_dict"])
     return model, config
+
+
+# --- a pre-trained source from elsewhere -------------------------------------------------------
+
+WRAPPERS = ("module.", "backbone.")     # DataParallel's prefix, and this suite's Classifier's
+CLASSIFIER_OWN = ("mean", "std", "head.weight", "head.bias")
+
+
+def _unwrap(blob: Any, path: Path) -> dict[str, torch.Tensor]:
+    """The state dict of a bare state dict or of a training checkpoint ({"state_dict": ...},
+    {"model": ...}, this suite's own)."""
+    while isinstance(blob, dict) and any(isinstance(blob.get(k), dict) for k in ("state_dict", "model")):
+        blob = next(blob[k] for k in ("state_dict", "model") if isinstance(blob.get(k), dict))
+    if not isinstance(blob, dict) or not blob:
+        raise TrainingError(f"source weights {str(path)!r} hold a {type(blob).__name__}, not a state dict: "
+                            "expected a dict of tensors, or one under 'state_dict' or 'model'")
+    odd = next((k for k, v in blob.items() if not isinstance(v, torch.Tensor)), None)
+    if odd is not None:
+        raise TrainingError(f"source weights {str(path)!r}: entry {odd!r} is a {type(blob[odd]).__name__}, not a "
+                            "tensor: expected a state dict, or one under 'state_dict' or 'model'")
+    return blob
+
+
+def _is_dropped_head(backbone: nn.Module, key: str) -> bool:
+    """Whether ``key`` belongs to the classifier layer that :func:`_strip_head` replaced by Identity."""
+    try:
+        return isinstance(backbone.get_submodule(key.rpartition(".")[0]), nn.Identity)
+    except AttributeError:
+        return False
+
+
+def _examples(keys: list[str]) -> str:
+    return ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "")
+
+
+def load_pretrained(path: str | Path, arch: str) -> tuple[nn.Module, int]:
+    """The backbone of ``arch`` with the weights of a pre-trained model's file, and its width.
+
+    The file is read with ``weights_only=True`` and nothing is downloaded. Its own classifier head
+    (torchvision's ``fc``, ``classifier``; this suite's ``head``) is dropped: transfer replaces it.
+    Every other key must fit the architecture exactly; the error names the first few that do not.
+    """
+    path = Path(path)
+    state = _unwrap(read_weights(path, "source weights"), path)
+    backbone, width = create_backbone(arch)
+    expected = backbone.state_dict()
+    prefix = max(("", *WRAPPERS), key=lambda p: sum(p + k in state for k in expected))
+    ours = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    unexpected = [k for k in ours if k not in expected and not _is_dropped_head(backbone, k)]
+    unexpected += [k for k in state if not k.startswith(prefix)
+                   and not (prefix == "backbone." and k in CLASSIFIER_OWN)]
+    missing = [k for k in expected if k not in ours]
+    shapes = [f"{k} is {tuple(ours[k].shape)} in the file, {tuple(v.shape)} in {arch}"
+              for k, v in expected.items() if k in ours and ours[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        problems = [f"{len(keys)} {what} ({_examples(keys)})" for what, keys in
+                    (("missing keys", missing), ("unexpected keys", unexpected), ("of another shape", shapes)) if keys]
+        raise TrainingError(f"source weights {str(path)!r} do not fit architecture {arch!r}: {'; '.join(problems)}: "
+                            f"expected a state dict of {arch} (its classifier head may be left in)")
+    backbone.load_state_dict({k: ours[k] for k in expected})
+    return backbone, width

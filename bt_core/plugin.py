@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -9,10 +10,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import sequential
-from .cache import Cache
+from .cache import Cache, file_sha256
 from .config import get_scale
 from .errors import ConfigError
-from .experiment import Context
+from .experiment import Context, SourceSpec
 from .session import SeedPlan, Session, check_writable, collect_rows
 
 
@@ -84,7 +85,34 @@ def resolve_device(name: str):
     return device
 
 
+def _fraction(option: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value <= 1.0:
+        raise ConfigError(f"{option}={text!r}: expected a fraction of the image side in (0, 1]")
+    return value
+
+
+def given_source(weights: str | None, arch: str | None) -> SourceSpec | None:
+    """``--bt-source-weights``: read once here, so a file that is missing, is not a checkpoint or does
+    not fit ``--bt-arch`` stops the run before anything is trained."""
+    from .models import load_pretrained
+
+    if weights is None:
+        return None
+    if not arch:
+        raise ConfigError(f"--bt-source-weights={weights!r} needs --bt-arch: expected the architecture the "
+                          "weights are for (a torchvision name, 'timm:NAME' or 'package.module:function')")
+    load_pretrained(weights, arch)
+    return SourceSpec(arch=arch, weights=str(Path(weights).resolve()), weights_sha256=file_sha256(Path(weights)))
+
+
 def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequence[str]) -> Session:
+    from .data import target_dir
     from .models import create_backbone
 
     scale = get_scale(getoption("--bt-scale"))
@@ -94,7 +122,16 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     cache = Cache(getoption("--bt-cache"))
     plan = seed_plan(getoption("--bt-seeds"), first=getoption("--bt-first-seed"), looks=getoption("--bt-looks"),
                      max_seeds=getoption("--bt-max-seeds"), cache_dir=cache.root)
-    scale = scale.with_overrides(arch=arch)
+    given = given_source(getoption("--bt-source-weights"), arch)
+    target = getoption("--bt-target-dir")
+    if target is not None:
+        target_dir.layout(Path(target))
+    if (given or target) and getoption("--bt-update-baselines"):
+        raise ConfigError("--bt-update-baselines records the suite's own reproduction: expected no "
+                          "--bt-source-weights or --bt-target-dir with it")
+    scale = scale.with_overrides(arch=arch, targets=(target_dir.NAME,) if target else None).with_interventions(
+        tuple(getoption("--bt-stencil") or ()), _fraction("--bt-stencil-size", getoption("--bt-stencil-size")),
+        getoption("--bt-stencil-corner"))
     unknown = set(getoption("--bt-target") or ()) - set(scale.targets)
     if unknown:
         raise ConfigError(f"--bt-target {sorted(unknown)} unknown at scale {scale.name}: expected "
@@ -102,9 +139,17 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     output = Path(getoption("--bt-output"))
     check_writable(output, "results directory (--bt-output)")
     data_root = getoption("--bt-data-root")
-    ctx = Context(scale, cache, resolve_device(getoption("--bt-device")), Path(data_root) if data_root else None)
+    ctx = Context(scale, cache, resolve_device(getoption("--bt-device")),
+                  Path(data_root) if data_root else None, target_dir=Path(target) if target else None)
+    for probe in ctx.probes():
+        probe.make()                               # a missing stencil file, a bad size or corner
     return Session(ctx, plan, Path(getoption("--bt-baselines")), output,
-                   update_baselines=getoption("--bt-update-baselines"), command=command, worker=worker)
+                   update_baselines=getoption("--bt-update-baselines"), command=command, worker=worker,
+                   given=given)
+
+
+AUDIT_SKIP = ("measures a source the suite trains with a planted trigger or a known biased split; with "
+              "--bt-source-weights or --bt-target-dir only the natural-bias checks (marker audit) apply")
 
 
 def is_case(nodeid: str) -> bool:

@@ -52,6 +52,7 @@ class Session:
     update_baselines: bool = False
     command: Sequence[str] = ()
     worker: str = "main"
+    given: SourceSpec | None = None      # a pre-trained source (--bt-source-weights) replaces the clean one
     verdicts: list[Verdict] = field(default_factory=list)
     # the tree the run started from: a long run's results describe that code, whatever changes later
     commit: str = field(default_factory=baselines.commit)
@@ -67,11 +68,26 @@ class Session:
     def run_info(self) -> dict[str, Any]:
         return {"scale": self.scale.name, "arch": self.arch, "seeds": self.plan.describe(),
                 "device": str(self.ctx.device), "commit": self.commit,
-                "command": " ".join(self.command), "scale_config": self.scale.describe()}
+                "command": " ".join(self.command), "scale_config": self.scale.describe(), **self.audited()}
+
+    @property
+    def auditing(self) -> bool:
+        """Whether the run audits a given model or target rather than reproducing the paper."""
+        return self.given is not None or self.ctx.target_dir is not None
+
+    def audited(self) -> dict[str, Any]:
+        """What a given source and target are, for every result of an audit."""
+        out: dict[str, Any] = {}
+        if self.given is not None:
+            out["source_weights"] = {"path": self.given.weights, "sha256": self.given.weights_sha256,
+                                     "arch": self.given.arch}
+        if self.ctx.target_dir is not None:
+            out["target_dir"] = str(self.ctx.target_dir)
+        return out
 
     @property
     def clean_source(self) -> SourceSpec:
-        return SourceSpec()
+        return self.given or SourceSpec()
 
     @property
     def triggered_source(self) -> SourceSpec:
@@ -106,13 +122,16 @@ class Session:
         seeds = self.plan.seeds(len(taken))
         parts = {k: [m.parts.get(k) for m in taken] for k in dict.fromkeys(k for m in taken for k in m.parts)}
         context = {"seeds": seeds, "threshold": threshold, "models": sorted(models), **(context or {}),
-                   **({"components": parts} if parts else {})}
+                   **({"components": parts} if parts else {}), **self.audited()}
+        if self.given is not None:
+            context["source"] = self.given.label
         recorded = None if self.update_baselines else self._baseline(case, check)
         verdict = judge(check, claim, metric, [m.value for m in taken], design=design, seeds=seeds,
                         expect=expect, threshold=threshold, baseline=recorded, context=context)
         if recorded is None and not self.update_baselines:
-            verdict.context["baseline_note"] = (f"no baseline recorded for {check!r} at scale "
-                                                f"{self.scale.name} with arch {self.arch}")
+            verdict.context["baseline_note"] = ("an audit of a given model or target has no baseline" if self.auditing
+                                                else f"no baseline recorded for {check!r} at scale "
+                                                     f"{self.scale.name} with arch {self.arch}")
         if self.update_baselines:
             prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
                                         command=self.command, device=str(self.ctx.device),
@@ -124,6 +143,8 @@ class Session:
         return verdict
 
     def _baseline(self, case: str, check: str) -> dict[str, Any] | None:
+        if self.auditing:
+            return None
         entry = baselines.load(self.baselines_dir, self.scale.name, case).get(check)
         if entry is None or entry["provenance"].get("arch") != self.arch:
             return None

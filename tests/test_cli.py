@@ -273,3 +273,13 @@ def test_compare_table_fits_120_columns_and_names_are_never_cut(tmp_path):
     assert max(map(len, lines)) <= 120 and "…" not in "".join(lines)
     [row] = [line for line in lines if "fixed-feature-celeba_target_1" in line]
     assert row.split()[1:] == ["0.250", "0.450", "+0.200", "2", "undecided", "(~41)"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "audit needs --source-weights W (with --arch NAME) and/or --target-dir D"),
+    (["--arch", "mini_resnet", "--source-weights", "nope.pt"], "source weights 'nope.pt' does not exist"),
+])
+def test_audit_usage_errors_exit_2_with_the_reason(tmp_path, args, message):
+    proc = _run(["audit", "--output", str(tmp_path / "out"), *args], tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr

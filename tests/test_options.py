@@ -56,3 +56,57 @@ def test_selection_narrows_the_parametrization(tmp_path):
     assert "test_triggered_source_raises_full_network_asr[shapes4-full]" not in out  # mode is not a param there
     assert "test_triggered_source_raises_full_network_asr[shapes4]" in out
     assert "shapes12" not in out
+
+
+def _audit_inputs(tmp_path):
+    """A weights file of mini_resnet, a junk file and an ImageFolder target of two classes."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from bt_core.models import create_model
+
+    torch.save(create_model("mini_resnet", 4).state_dict(), tmp_path / "w.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    for split in ("train", "test"):
+        for c in ("a", "b"):
+            (tmp_path / "target" / split / c).mkdir(parents=True)
+            Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "target" / split / c / "0.png")
+    (tmp_path / "flat").mkdir()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bt-source-weights", "{t}/w.pt"], "--bt-source-weights='{t}/w.pt' needs --bt-arch"),
+    (["--bt-source-weights", "{t}/nope.pt", "--bt-arch", "mini_resnet"], "source weights '{t}/nope.pt' does not exist"),
+    (["--bt-source-weights", "{t}/junk.pt", "--bt-arch", "mini_resnet"], "source weights '{t}/junk.pt' is not a checkpoint"),
+    (["--bt-source-weights", "{t}/w.pt", "--bt-arch", "mini_vgg"], "do not fit architecture 'mini_vgg': 30 missing keys"),
+    (["--bt-target-dir", "{t}/none"], "target folder '{t}/none' does not exist: expected DIR/train/<class>/"),
+    (["--bt-target-dir", "{t}/flat"], "target folder '{t}/flat' has neither train/ nor train.beton"),
+    (["--bt-target-dir", "{t}/target", "--bt-target", "shapes4"], "--bt-target ['shapes4'] unknown at scale mini: "
+                                                                  "expected some of target_dir"),
+    (["--bt-target-dir", "{t}/target", "--bt-update-baselines"], "--bt-update-baselines records the suite's own"),
+    (["--bt-stencil", "{t}/logo.png"], "stencil file '{t}/logo.png' does not exist"),
+    (["--bt-stencil", "tennis"], "stencil 'tennis' is unknown: expected one of tennis_ball"),
+    (["--bt-stencil", "hat", "--bt-stencil", "{t}/x/hat.png"], "expected distinct names other than 'trigger'"),
+    (["--bt-stencil-size", "1.5"], "--bt-stencil-size='1.5': expected a fraction of the image side in (0, 1]"),
+    (["--bt-stencil-corner", "middle"], "corner='middle' is unknown: expected one of top-left"),
+])
+def test_bad_audit_option_is_one_clear_error(tmp_path, args, message):
+    _audit_inputs(tmp_path)
+    code, out = _pytest(tmp_path, *[a.format(t=tmp_path) for a in args])
+    assert code != 0
+    assert message.format(t=tmp_path) in out
+
+
+def test_an_audit_runs_the_natural_bias_checks_and_skips_the_planted_ones_with_the_reason(tmp_path):
+    _audit_inputs(tmp_path)
+    code, out = _pytest(tmp_path, "--bt-source-weights", str(tmp_path / "w.pt"), "--bt-arch", "mini_resnet",
+                        "--bt-target-dir", str(tmp_path / "target"), "--bt-stencil", "hat")
+    assert code == 0, out
+    assert "test_intervention_shifts_transferred_more_than_scratch[full-hat]" in out
+    assert "tennis_ball" not in out
+    proc = subprocess.run([sys.executable, "-m", "pytest", "cases/test_backdoor_fixed.py", "-q", "-rs", "-p",
+                           "no:cacheprovider", "--bt-cache", str(tmp_path / "c"), "--bt-target-dir",
+                           str(tmp_path / "target")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SKIPPED" in proc.stdout and "measures a source the suite trains with a planted trigger" in proc.stdout

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConfigError, MissingDataError
-from . import splits
+from . import splits, target_dir
 from .adapters.imagenet import DOG_CLASSES
 from .beton import Arrays, write_arrays
 from .synthetic import AttributePool, MiniWorld, mini_world
@@ -59,6 +59,8 @@ def superclass(ctx: "Context", name: str) -> tuple[int, ...]:
 
 
 def dataset_path(ctx: "Context", name: str, split: str, seed: int) -> Path:
+    if ctx.target_dir is not None and name == target_dir.NAME:
+        return target_dir.dataset_path(ctx, split, world(ctx).source.size)
     if ctx.scale.name != "mini":
         return prepared_path(ctx, name, split)
     w = world(ctx)

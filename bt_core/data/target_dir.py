@@ -1,0 +1,118 @@
+"""A user's own target dataset (``--bt-target-dir``): an ImageFolder tree ``DIR/{train,test}/<class>/``
+or a pair ``DIR/{train,test}.beton`` written by ``python -m benchmark prepare``.
+
+A tree is converted once, through the class-folder adapter every other target uses, into the artifact
+cache, keyed by its file listing (names, sizes, modification times), so an edited tree is converted
+again. At the mini scale its images are resized to the scale's side (32 px) and stored raw; at the
+paper scale they are stored as JPEG like every prepared dataset and cropped by the loader.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import DataError
+from .adapters import folder
+from .adapters.common import write_split
+from .beton import read_meta, sidecar
+from .catalog import DEFAULT_WORKERS
+
+if TYPE_CHECKING:
+    from ..experiment import Context
+
+NAME = "target_dir"          # the dataset name the cases see
+LAYOUTS = ("DIR/train/<class>/*.png|jpg and DIR/test/<class>/... (one folder per class), "
+           "or DIR/train.beton and DIR/test.beton written by python -m benchmark prepare")
+
+
+class Resized:
+    """Samples squeezed to ``side`` x ``side`` (the mini scale's networks see 32 px images)."""
+
+    def __init__(self, samples, side: int):
+        self.samples, self.side = samples, side
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple:
+        from PIL import Image
+
+        image, *rest = self.samples[i]
+        small = Image.fromarray(image).resize((self.side, self.side), Image.BILINEAR)
+        return (np.asarray(small), *rest)
+
+
+def _listing(root: Path) -> str:
+    h = hashlib.sha256()
+    for split in ("train", "test"):
+        for path in sorted((root / split).rglob("*")):
+            if path.is_file():
+                st = path.stat()
+                h.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _from_betons(ctx: "Context", root: Path, split: str) -> Path:
+    """The user's prepared split, linked into the cache with a sidecar that says where it came from
+    (path, size, modification time), so the models trained on it are keyed by that file."""
+    path = root / f"{split}.beton"
+    meta = read_meta(path)
+    if ctx.scale.image_size is None and meta["image_format"] != "raw":
+        raise DataError(f"target {str(path)!r} holds JPEG images, which the {ctx.scale.name} scale does not "
+                        f"crop: give the image folders instead ({LAYOUTS}), or use --bt-scale paper")
+    st = path.stat()
+    spec = {"what": NAME, "layout": "beton", "root": str(root.resolve()), "split": split,
+            "stat": [st.st_size, st.st_mtime_ns]}
+
+    def build(out: Path) -> None:
+        try:
+            os.link(path, out / "data.beton")
+        except OSError:
+            shutil.copyfile(path, out / "data.beton")
+        info = {**meta["info"], NAME: spec}
+        sidecar(out / "data.beton").write_text(json.dumps({**meta, "info": info}, indent=2, sort_keys=True))
+
+    return ctx.cache.get("dataset", spec, build) / "data.beton"
+
+
+def _from_folders(ctx: "Context", root: Path, split: str, side: int | None) -> Path:
+    spec = {"what": NAME, "layout": "folders", "root": str(root.resolve()), "listing": _listing(root),
+            "split": split, "side": side}
+
+    def build(out: Path) -> None:
+        part = folder.class_folders(root, name=root.name)[f"{root.name}/{split}"]
+        if side is not None:
+            part = replace(part, samples=Resized(part.samples, side), jpeg=False, max_side=None)
+        write_split(out / "data.beton", part, info={**part.info, NAME: spec},
+                    workers=1 if side is not None else DEFAULT_WORKERS)
+
+    return ctx.cache.get("dataset", spec, build) / "data.beton"
+
+
+def layout(root: Path) -> str:
+    """"beton" or "folders": which layout ``root`` holds (DataError naming both when neither)."""
+    if not root.is_dir():
+        raise DataError(f"target folder {str(root)!r} does not exist: expected {LAYOUTS}")
+    if (root / "train.beton").is_file() or (root / "test.beton").is_file():
+        return "beton"
+    if (root / "train").is_dir():
+        return "folders"
+    raise DataError(f"target folder {str(root)!r} has neither train/ nor train.beton: expected {LAYOUTS}")
+
+
+def dataset_path(ctx: "Context", split: str, raw_side: int) -> Path:
+    """``split`` of the user's target as a .beton; ``raw_side`` is the side images are resized to
+    at a scale that reads raw images (the mini scale)."""
+    root = Path(ctx.target_dir)
+    if split not in ("train", "test"):
+        raise DataError(f"split={split!r} is unknown: expected 'train' or 'test'")
+    if layout(root) == "beton":
+        return _from_betons(ctx, root, split)
+    return _from_folders(ctx, root, split, raw_side if ctx.scale.image_size is None else None)

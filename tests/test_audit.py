@@ -1,0 +1,89 @@
+"""``python -m benchmark audit`` on a source checkpoint and an ImageFolder target of the test's own
+making: a mini source trained on the synthetic source, whose classes carry the natural features (so
+the tennis ball is tied to one of its classes), is found to pass that bias on; the same source
+trained on the same images without any stencil is found not to."""
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bt_core.config import get_scale
+from bt_core.data.batches import MemoryBatches
+from bt_core.data.synthetic import mini_world
+from bt_core.models import create_model
+from bt_core.train import pinned_threads, train
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+SCALE = get_scale("mini")
+WORLD = mini_world(**SCALE.data_sizes)
+
+
+def _source_weights(path: Path, *, natural: bool) -> Path:
+    """The mini scale's source model on its source data, with or without the natural features."""
+    task = WORLD.source if natural else replace(WORLD.source, natural_classes=())
+    data = task.generate("train", 0)
+    with pinned_threads(SCALE.threads):
+        torch.manual_seed(0)
+        model = create_model(SCALE.arch, task.num_classes)
+        train(model, MemoryBatches(data, batch_size=SCALE.source.batch_size, train=True, seed=0,
+                                   device=torch.device("cpu")), SCALE.source, device=torch.device("cpu"), seed=0)
+    torch.save(model.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def audit(tmp_path_factory):
+    """Runs the audit command once per source; both share one cache, so the scratch models (which
+    do not depend on the source) are trained once."""
+    root = tmp_path_factory.mktemp("audit")
+    target = root / "target"
+    task = WORLD.targets[SCALE.targets[0]]
+    for split in ("train", "test"):
+        data = task.generate(split, 0)
+        for i, (image, label) in enumerate(zip(data.images, data.labels)):
+            folder = target / split / f"class{label:02d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / f"{i}.png")
+    done: dict[str, tuple[int, list[dict], str]] = {}
+
+    def run(name: str, *options: str) -> tuple[int, list[dict], str]:
+        if name not in done:
+            weights = _source_weights(root / f"{name}.pt", natural=name == "natural")
+            out = root / name
+            proc = subprocess.run([sys.executable, "-m", "benchmark", "audit", "--arch", SCALE.arch,
+                                   "--source-weights", str(weights), "--target-dir", str(target),
+                                   "--stencil", "tennis_ball", "--cache", str(root / "cache"), "--output", str(out),
+                                   *options, "-p", "no:cacheprovider"],
+                                  cwd=REPO, capture_output=True, text=True, timeout=3600)
+            done[name] = (proc.returncode, json.loads((out / "results.json").read_text())["verdicts"],
+                          proc.stdout + proc.stderr)
+        return done[name]
+
+    return run
+
+
+def test_the_audit_finds_the_bias_a_source_ties_to_one_of_its_classes(audit):
+    code, verdicts, out = audit("natural")
+    assert [v["status"] for v in verdicts] == ["holds", "holds"], out
+    assert code == 0, out
+    assert all(v["context"]["source_weights"]["sha256"] and v["context"]["target_dir"] for v in verdicts)
+
+
+def test_a_source_that_never_saw_the_feature_shifts_less_on_every_seed(audit):
+    """The same source trained without the stencils: its transferred models are still a little more
+    sensitive to a large corner overlay than scratch models (measured on seed 0: excess shift 0.055
+    fixed-feature and 0.043 full-network, against 0.271 and 0.154 from the source that ties the tennis
+    ball to a class), so its verdict is not pinned here; what is pinned is that the audit tells the
+    two sources apart on every seed, mode by mode."""
+    _, natural, _ = audit("natural")
+    _, plain, out = audit("plain", "--seeds", "3")
+    for tied, untied in zip(natural, plain):
+        assert tied["check"] == untied["check"]
+        assert all(a > b for a, b in zip(tied["values"], untied["values"])), (tied["values"], untied["values"], out)

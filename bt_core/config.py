@@ -140,13 +140,12 @@ def _mini() -> Scale:
     full = TrainConfig(epochs=6, batch_size=256, lr=0.015, peak_epoch=1.5)
     transfer = {"fixed": fixed, "linear-probe": fixed, "full": full,
                 "scratch": TrainConfig(epochs=12, batch_size=256, lr=0.2, peak_epoch=3)}
-    # The CelebA-like targets (two classes) are fine-tuned at a third of that rate (measured when
-    # they held 600-1,000 gender-balanced images, before they followed Table 5's mixes): at lr
-    # 0.015 full-network transfer relearned the age cue from the target alone and the biased
-    # source's gender gap fell to 0.12, 0.05, 0.03 (one seed of each mix at zero); at 0.005 it
+    # The CelebA-like targets (600-1,000 images, two classes) are fine-tuned at a third of that
+    # rate: at lr 0.015 full-network transfer relearned the age cue from the target alone and the
+    # biased source's gender gap fell to 0.12, 0.05, 0.03 (one seed of each mix at zero); at 0.005 it
     # keeps 0.19, 0.20, 0.21 on seeds 0-2 and 0.18, 0.28, 0.29 on seeds 3-5, as the paper's
     # full-network CelebA transfers keep theirs (Fig. 6). The COCO-like target keeps 0.015: at 0.005
-    # one seed's person effect flipped sign (-0.44; mean 0.17, p = 0.31; 800-image target then).
+    # one seed's person effect flipped sign (-0.44; mean 0.17, p = 0.31).
     celeba_transfer = {**transfer, "full": replace(full, lr=0.005)}
     return Scale(
         name="mini",
@@ -171,9 +170,7 @@ def _mini() -> Scale:
         trigger_fractions=(0.1, 0.25, 0.5),
         architectures=("mini_resnet", "mini_vgg", "mini_mobilenet"),
         source_by_data={"celeba_biased": attribute_source, "celeba_unbiased": attribute_source},
-        # 4,000 images per (label, attribute) group: the mini CelebA tables (a fifth of Tables 4 and
-        # 5) take 3,600 young women, the balanced test split 250 more.
-        data_sizes={"n_source": 6000, "n_target": 3000, "n_test": 1500, "n_pool": 4000},
+        data_sizes={"n_source": 6000, "n_target": 3000, "n_test": 1500, "n_pool": 2500},
         test_per_group=250,
         notes={"data": "built-in synthetic shapes (bt_core.data.synthetic.mini_world), 32 px",
                "recipe": "the measured mini recipe of shared/NOTES.md"},

@@ -200,7 +200,7 @@ def finish_report(session: Session) -> list[str]:
     run = session.run_info()
     paths = report.write(session.output_dir, rows, run)
     report.print_table(rows, run)
-    lines = [f"results: {paths['json']}  {paths['csv']}  {paths['summary']}"]
+    lines = [f"results: {paths['json']}  {paths['csv']}  {paths['summary']}  {paths['markdown']}"]
     figs = [str(p) for k, p in paths.items() if k.startswith("fig")]
     if figs:
         lines.append("figures: " + "  ".join(figs))

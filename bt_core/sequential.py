@@ -108,11 +108,12 @@ class Design:
 # --- the t statistic along a path of seeds ---------------------------------------------------------
 
 def _t(s: np.ndarray, q: np.ndarray, n: int) -> np.ndarray:
-    """t statistics of ``n`` values with sums ``s`` and sums of squares ``q`` (+-inf where they do
-    not vary)."""
+    """t statistics of ``n`` values with sums ``s`` and sums of squares ``q``: +-inf where they do
+    not vary, and 0 where they are all zero (an effect that is exactly absent, e.g. a backbone that
+    cannot see the trigger, must meet the futility bound rather than run to the last look)."""
     var = np.maximum(q - s * s / n, 0.0) / (n - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(var > 0, (s / n) / np.sqrt(var / n), np.sign(s) * np.inf)
+        return np.where(var > 0, (s / n) / np.sqrt(var / n), np.where(s == 0, 0.0, np.sign(s) * np.inf))
 
 
 def path_t(values: np.ndarray, looks: Sequence[int]) -> np.ndarray:

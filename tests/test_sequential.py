@@ -106,6 +106,13 @@ def test_t_statistic_of_constant_values_is_infinite_in_their_direction():
     assert sequential.t_statistic([1.0, 2.0, 3.0]) == pytest.approx(2.0 / (1.0 / math.sqrt(3)))
 
 
+def test_an_exactly_absent_effect_does_not_hold_at_the_first_look():
+    """All-zero values (a backbone blind to the trigger gives ASR 0 from either source) are t = 0,
+    at the futility bound, not an undefined t that runs every check to its last look."""
+    assert sequential.t_statistic([0.0, 0.0, 0.0]) == 0.0
+    assert sequential.design(DEFAULT).decide(sequential.t_statistic([0.0] * 3), 3) == sequential.DOES_NOT_HOLD
+
+
 @pytest.mark.parametrize("kw, message", [
     ({"looks": (1, 3)}, "looks=\\[1, 3\\]: expected increasing seed counts"),
     ({"looks": (3, 3)}, "expected increasing seed counts"),

@@ -70,8 +70,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except BTError as exc:
         raise pytest.UsageError(str(exc)) from None
     if not _is_worker(config):
-        shutil.rmtree(config._bt_session.output_dir / ".rows", ignore_errors=True)
-        shutil.rmtree(config._bt_session.output_dir / ".progress", ignore_errors=True)
+        from bt_core.progress import EVENTS_DIR
+        from bt_core.session import ROWS_DIR
+
+        shutil.rmtree(config._bt_session.output_dir / ROWS_DIR, ignore_errors=True)
+        shutil.rmtree(config._bt_session.output_dir / EVENTS_DIR, ignore_errors=True)
         if (config.getoption("numprocesses", None) or 0) not in (0, 1):
             # Each worker builds its models on the scale's thread count (bt_core.train.pinned_threads),
             # so two workers oversubscribe the cores: idle OpenMP threads must sleep, not spin on the

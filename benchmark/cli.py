@@ -78,36 +78,50 @@ def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
     """Run the claims with another backbone, set its numbers beside the recorded baselines and exit
     0 (every claim holds, none drifts), 1 (one does not hold, is undecided or drifts: named on
     stderr), 2 (usage error) or 3 (the run did not finish)."""
-    import pytest
-
-    from bt_core import results
-
-    from .compare import MEANING, outcome, print_comparison
+    from .compare import outcome, print_comparison
 
     if not args.arch:
         print("compare needs --arch NAME: the backbone to compare with the baselines", file=sys.stderr)
         return 2
-    written = args.output / results.RESULTS_JSON
-    before = written.stat().st_mtime_ns if written.exists() else None
-    code = int(pytest.main(["-m", "paper", str(REPO / "cases"), "-q", *_pytest_args(args), *extra]))
-    fresh = written.exists() and written.stat().st_mtime_ns != before      # not an earlier run's
-    checks = None
-    if fresh and code in (0, 1):
-        verdicts, run = results.read(args.output)
-        checks = results.checks(results.frame(verdicts, run))
+    code, checks, run = _judged_run(["-m", "paper", str(REPO / "cases"), "-q", *_pytest_args(args), *extra],
+                                    args.output)
+    if checks is not None:
         print_comparison(checks, run, REPO / "baselines", args.scale)
-    status, reasons = outcome(checks, code)
+    return _exit_with(outcome(checks, code), f"compare --arch {args.arch}")
+
+
+def _judged_run(argv: list[str], output: Path) -> tuple[int, "pd.DataFrame | None", dict | None]:
+    """pytest on ``argv``: its exit code, and the checks and run info of the results it wrote (None
+    when it wrote none, so an earlier run's results.json is never taken for this one's)."""
+    import pytest
+
+    from bt_core import results
+
+    written = output / results.RESULTS_JSON
+    before = written.stat().st_mtime_ns if written.exists() else None
+    code = int(pytest.main(argv))
+    if code not in (0, 1) or not written.exists() or written.stat().st_mtime_ns == before:
+        return code, None, None
+    verdicts, run = results.read(output)
+    return code, results.checks(results.frame(verdicts, run)), run
+
+
+def _exit_with(judged: tuple[int, list[str]], label: str) -> int:
+    """Print why (each failing check, or what stopped the run) and the meaning of the exit status."""
+    from .compare import MEANING
+
+    status, reasons = judged
     for line in reasons:
         print(line, file=sys.stderr)
-    print(f"compare --arch {args.arch}: {MEANING[status]} (exit {status})", file=sys.stderr)
+    print(f"{label}: {MEANING[status]} (exit {status})", file=sys.stderr)
     return status
 
 
 def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
     """Does a given pre-trained source's bias transfer to a given target? The natural-bias checks of
-    Fig. 7/8 on them: 0 when every check holds, 1 when one does not hold or is undecided, 2 on a usage
-    error."""
-    import pytest
+    Fig. 7/8 on them, with compare's exit statuses: 0 when every check holds, 1 when one does not hold
+    or is undecided, 2 on a usage error, 3 when the run did not finish."""
+    from .compare import outcome
 
     if not (args.source_weights or args.target_dir):
         print("audit needs --source-weights W (with --arch NAME) and/or --target-dir D", file=sys.stderr)
@@ -117,8 +131,8 @@ def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
                          ("--bt-stencil", args.stencil or []), ("--bt-stencil-size", [args.stencil_size]),
                          ("--bt-stencil-corner", [args.stencil_corner])):
         argv += [x for v in values if v is not None for x in (flag, str(v))]
-    code = int(pytest.main([*argv, *extra]))
-    return code if code in (0, 1) else 2 if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED) else code
+    code, checks, _ = _judged_run([*argv, *extra], args.output)
+    return _exit_with(outcome(checks, code), "audit")
 
 
 def _probability(text: str) -> float:

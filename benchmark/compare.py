@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from rich.console import Console
 
 from bt_core import baselines, report
@@ -14,8 +15,7 @@ HOLDS, BROKEN, USAGE, DID_NOT_FINISH = 0, 1, 2, 3
 MEANING = {HOLDS: "every claim holds and none drifts from its baseline",
            BROKEN: "a claim does not hold, is undecided or drifts", USAGE: "usage error",
            DID_NOT_FINISH: "the run did not finish"}
-# pytest's own exit codes (pytest.ExitCode): what each means for a comparison
-PYTEST_USAGE, PYTEST_NO_TESTS = 4, 5
+PYTEST_USAGE, PYTEST_NO_TESTS = int(pytest.ExitCode.USAGE_ERROR), int(pytest.ExitCode.NO_TESTS_COLLECTED)
 
 
 def outcome(checks: pd.DataFrame | None, pytest_code: int) -> tuple[int, list[str]]:

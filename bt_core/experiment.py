@@ -315,6 +315,9 @@ class Context:
 
     def evaluate_source(self, spec: SourceSpec, seed: int) -> Evaluation:
         """The source model itself on the source test set (e.g. source ASR in Fig. 3)."""
+        if spec.weights:
+            raise ConfigError(f"evaluate_source needs a source the suite trains, got the given weights "
+                              f"{str(spec.weights)!r}: there is no source test set for them")
         entry, key, _ = self._source_entry(spec, seed)
         test_path = self.dataset(spec.data or self.scale.source_data, "test", seed)
         return self._evaluation(entry, key["arch"], test_path, seed, {})

@@ -7,6 +7,7 @@ models are trained in this process or by pytest-xdist workers.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -81,6 +82,7 @@ class Monitor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bt-progress", daemon=True)
         self._view: Live | None = None
+        self._failed = False
 
     def start(self) -> "Monitor":
         if self.live:
@@ -91,8 +93,11 @@ class Monitor:
         return self
 
     def item_done(self, check: str, failed: bool) -> None:
-        with self._lock:
-            self.estimate.item_done(check, failed)
+        def done() -> None:
+            with self._lock:
+                self.estimate.item_done(check, failed)
+
+        self._safely(done)
 
     def poll(self) -> None:
         """Take the new events; print a line for each model built (plain mode) or redraw (live)."""
@@ -109,12 +114,37 @@ class Monitor:
 
     def _run(self) -> None:
         while not self._stop.wait(POLL_S):
-            self.poll()
+            if not self._safely(self.poll):
+                return
+
+    def _safely(self, step) -> bool:
+        """Run one display step; the display is a convenience, so a failure in it (an odd event
+        line, a closed terminal) turns it off with one line and never costs the run its results."""
+        if self._failed:
+            return False
+        try:
+            step()
+            return True
+        except Exception as exc:  # noqa: BLE001 - any display error must leave the run alone
+            self._failed = True
+            try:
+                if self._view is not None:
+                    self._view.stop()
+                self.stream.write(f"bt: progress display off ({type(exc).__name__}: {exc})\n")
+                self.stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+            return False
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-        self.poll()
+        if self._safely(self.poll):
+            self._safely(self._close)
+        if self.stream is not sys.stderr:
+            self.stream.close()
+
+    def _close(self) -> None:
         if self._view is not None:
             self._view.stop()
         else:

@@ -107,9 +107,12 @@ def write(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any])
 
 
 def render(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any]) -> dict[str, Path]:
-    """The figures and report.md, which links the figures present in ``outdir``."""
+    """The figures and report.md, which links the figures drawn for these verdicts (and the trigger
+    examples, drawn before the run), never one an earlier run left in ``outdir``."""
     paths = figures(outdir, verdicts, run)
-    present = [f"{name}.png" for name in FIGURES if (outdir / f"{name}.png").exists()]
+    drawn = {p.name for p in paths.values()}
+    present = [f"{name}.png" for name in FIGURES
+               if f"{name}.png" in drawn or (name == "triggers" and (outdir / "triggers.png").exists())]
     paths["markdown"] = outdir / REPORT_MD
     paths["markdown"].write_text(markdown(results.checks(results.frame(verdicts, run)), run, present))
     return paths

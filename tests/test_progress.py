@@ -195,6 +195,22 @@ def test_off_a_terminal_each_model_built_is_one_plain_line(tmp_path):
     assert "elapsed, ETA " in text and len(out.splitlines()) == 1
 
 
+def test_a_failing_display_turns_itself_off_and_never_stops_the_run(tmp_path):
+    folder = tmp_path / "ev"
+    folder.mkdir()
+    stream = _Unclosed()
+    monitor = Monitor(folder, _estimate({"a::one": Prior(3, (SRC,))}, start=0.0), stream, "lines").start()
+    (folder / "gw0.jsonl").write_text('{"ev": "model", "no": "fields"}\n')    # an event it cannot read
+    monitor.item_done("a::one", False)
+    monitor.stop()                                                            # no exception
+    assert monitor._failed and stream.getvalue().count("bt: progress display off (") == 1
+
+
+class _Unclosed(io.StringIO):
+    def close(self):                    # the monitor closes its stream; keep the text to read
+        pass
+
+
 def test_on_a_terminal_the_panel_shows_counts_the_model_in_training_and_the_eta(tmp_path):
     est = _estimate({"a::one": Prior(3, (SRC, FIX))}, start=0.0)
     est.feed("gw0", {"ev": "check", "check": "a::one", "seed": 0, "t": 0.0})

@@ -34,6 +34,8 @@ def test_an_image_folder_tree_is_converted_once_at_32_px(tmp_path):
     assert data.images[0].mean() == pytest.approx(200) and read_meta(path)["info"]["classes"] == ["cat", "dog"]
     assert ctx.dataset(target_dir.NAME, "train", seed=3) == path          # no seed: the data are the user's
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / "train" / "dog" / "new.png")
+    assert ctx.dataset(target_dir.NAME, "train", seed=0) == path          # the tree is listed once a run
+    target_dir._listing.cache_clear()                                     # the next run
     assert ctx.dataset(target_dir.NAME, "train", seed=0) != path          # an edited tree is converted again
 
 

@@ -64,17 +64,15 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     from bt_core.plugin import build_session
 
+    given = getattr(config, "workerinput", {})
     try:
-        config._bt_session = build_session(config.getoption, worker=getattr(config, "workerinput", {})
-                                           .get("workerid", "main"), command=["pytest", *sys.argv[1:]])
+        config._bt_session = build_session(config.getoption, worker=given.get("workerid", "main"),
+                                           run_id=given.get("bt_run_id", str(os.getpid())),
+                                           command=["pytest", *sys.argv[1:]])
     except BTError as exc:
         raise pytest.UsageError(str(exc)) from None
     if not _is_worker(config):
-        from bt_core.progress import EVENTS_DIR
-        from bt_core.session import ROWS_DIR
-
-        shutil.rmtree(config._bt_session.output_dir / ROWS_DIR, ignore_errors=True)
-        shutil.rmtree(config._bt_session.output_dir / EVENTS_DIR, ignore_errors=True)
+        shutil.rmtree(config._bt_session.work_dir, ignore_errors=True)
         if (config.getoption("numprocesses", None) or 0) not in (0, 1):
             # Each worker builds its models on the scale's thread count (bt_core.train.pinned_threads),
             # so two workers oversubscribe the cores: idle OpenMP threads must sleep, not spin on the
@@ -198,3 +196,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
     for line in finish_report(config._bt_session):
         terminalreporter.write_line(line)
+    shutil.rmtree(config._bt_session.work_dir, ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist: a worker writes into its controller's run folder (Session.work_dir)."""
+    node.workerinput["bt_run_id"] = node.config._bt_session.run_id

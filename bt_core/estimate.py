@@ -13,6 +13,7 @@ cost nothing.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -201,12 +202,24 @@ class RunEstimate:
 
 
 def read_events(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """The complete event lines of ``path`` from byte ``offset``, and the offset after them."""
+    """The complete event lines of ``path`` from byte ``offset``, and the offset after them. A file
+    shorter than ``offset`` was written anew and is read from its start; a line that is not an event
+    is passed over (a display needs no event to be exact)."""
     try:
         with open(path, "rb") as f:
+            if f.seek(0, os.SEEK_END) < offset:
+                offset = 0
             f.seek(offset)
             data = f.read()
     except FileNotFoundError:
         return [], offset
     end = data.rfind(b"\n") + 1
-    return [json.loads(line) for line in data[:end].splitlines() if line.strip()], offset + end
+    events = []
+    for line in data[:end].splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events, offset + end

@@ -111,7 +111,8 @@ def given_source(weights: str | None, arch: str | None) -> SourceSpec | None:
     return SourceSpec(arch=arch, weights=str(Path(weights).resolve()), weights_sha256=file_sha256(Path(weights)))
 
 
-def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequence[str]) -> Session:
+def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequence[str],
+                  run_id: str = "solo") -> Session:
     from .data import target_dir
     from .models import create_backbone
 
@@ -145,7 +146,7 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
         probe.make()                               # a missing stencil file, a bad size or corner
     return Session(ctx, plan, Path(getoption("--bt-baselines")), output,
                    update_baselines=getoption("--bt-update-baselines"), command=command, worker=worker,
-                   given=given)
+                   run_id=run_id, given=given)
 
 
 AUDIT_SKIP = ("measures a source the suite trains with a planted trigger or a known biased split; with "
@@ -160,7 +161,7 @@ def report_progress(session: Session) -> None:
     """This process writes progress events (checks, builds, training) for the run's display."""
     from .progress import EVENTS_DIR, RunLog
 
-    session.ctx.progress = RunLog(session.output_dir / EVENTS_DIR, session.worker)
+    session.ctx.progress = RunLog(session.work_dir / EVENTS_DIR, session.worker)
 
 
 def watch(session: Session, nodeids: Sequence[str], mode: str):
@@ -178,7 +179,7 @@ def watch(session: Session, nodeids: Sequence[str], mode: str):
     except (AttributeError, OSError, ValueError):
         stream = sys.stderr
     estimate = RunEstimate(plan, session.plan.design.looks, session.plan.seeds, time.time())
-    return Monitor(session.output_dir / EVENTS_DIR, estimate, stream, mode).start()
+    return Monitor(session.work_dir / EVENTS_DIR, estimate, stream, mode).start()
 
 
 def known_names(session: Session) -> str:
@@ -194,7 +195,7 @@ def finish_report(session: Session) -> list[str]:
 
     from . import report
 
-    rows = collect_rows(session.output_dir)
+    rows = collect_rows(session.work_dir)
     if not rows:
         return []
     run = session.run_info()

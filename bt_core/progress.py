@@ -16,7 +16,7 @@ from rich.console import Console
 
 console = Console(stderr=True)
 
-EVENTS_DIR = ".progress"
+EVENTS_DIR = "progress"
 MODES = ("auto", "live", "lines", "off")     # the display: auto is live on a terminal, else lines
 TRAIN_EVERY_S = 1.0           # at most one mid-epoch training event a second per process
 

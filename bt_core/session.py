@@ -21,7 +21,8 @@ from .claims import Measurement, Verdict, judge, status
 from .errors import ConfigError
 from .experiment import Context, Evaluation, SourceSpec
 
-ROWS_DIR = ".rows"
+ROWS_DIR = "rows"
+WORK_PREFIX = ".run-"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Session:
     update_baselines: bool = False
     command: Sequence[str] = ()
     worker: str = "main"
+    run_id: str = "solo"                 # the controlling process's; its workers get it from xdist
     given: SourceSpec | None = None      # a pre-trained source (--bt-source-weights) replaces the clean one
     verdicts: list[Verdict] = field(default_factory=list)
     # the tree the run started from: a long run's results describe that code, whatever changes later
@@ -60,6 +62,13 @@ class Session:
     @property
     def scale(self):
         return self.ctx.scale
+
+    @property
+    def work_dir(self) -> Path:
+        """This run's scratch folder in the output folder (verdict rows and progress events of its
+        processes), apart from another run writing to the same output folder at the same time, such
+        as a test that starts pytest itself."""
+        return self.output_dir / f"{WORK_PREFIX}{self.run_id}"
 
     @property
     def arch(self) -> str:
@@ -151,7 +160,7 @@ class Session:
         return entry
 
     def _append_row(self, verdict: Verdict) -> None:
-        rows = self.output_dir / ROWS_DIR
+        rows = self.work_dir / ROWS_DIR
         rows.mkdir(parents=True, exist_ok=True)
         path = rows / f"{self.worker}.jsonl"
         with FileLock(str(path) + ".lock"), open(path, "a") as f:
@@ -163,10 +172,10 @@ def check_key(case: str, check: str) -> str:
     return f"{case}::{check}"
 
 
-def collect_rows(output_dir: Path) -> list[dict[str, Any]]:
-    """Every verdict written by every worker of the run, in check order."""
+def collect_rows(work_dir: Path) -> list[dict[str, Any]]:
+    """Every verdict written by every worker of the run (its :attr:`Session.work_dir`), in check order."""
     rows = []
-    for path in sorted((output_dir / ROWS_DIR).glob("*.jsonl")):
+    for path in sorted((work_dir / ROWS_DIR).glob("*.jsonl")):
         rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return sorted(rows, key=lambda r: (r["claim"], r["check"]))
 

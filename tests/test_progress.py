@@ -51,6 +51,15 @@ def test_events_are_read_as_whole_lines_from_where_the_reader_left_off(tmp_path)
     assert read_events(tmp_path / "none.jsonl", 0) == ([], 0)
 
 
+def test_a_rewritten_file_is_read_from_its_start_and_a_bad_line_is_passed_over(tmp_path):
+    path = tmp_path / "gw0.jsonl"
+    path.write_text('{"ev": "check"}\n' * 10)
+    _, offset = read_events(path, 0)
+    path.write_text('not json\n{"ev": "model"}\n')                  # shorter: another run wrote it anew
+    events, after = read_events(path, offset)
+    assert [e["ev"] for e in events] == ["model"] and after == path.stat().st_size
+
+
 def test_the_trainer_reports_each_epoch_and_its_speed():
     calls = []
     batches = FeatureBatches(torch.randn(64, 4), torch.randint(0, 2, (64,)), batch_size=16, seed=0)
@@ -200,7 +209,7 @@ def test_a_failing_display_turns_itself_off_and_never_stops_the_run(tmp_path):
     folder.mkdir()
     stream = _Unclosed()
     monitor = Monitor(folder, _estimate({"a::one": Prior(3, (SRC,))}, start=0.0), stream, "lines").start()
-    (folder / "gw0.jsonl").write_text('{"ev": "model", "no": "fields"}\n')    # an event it cannot read
+    (folder / "gw0.jsonl").write_text('{"ev": "model", "no": "fields"}\n')    # an event it cannot use
     monitor.item_done("a::one", False)
     monitor.stop()                                                            # no exception
     assert monitor._failed and stream.getvalue().count("bt: progress display off (") == 1

@@ -76,7 +76,17 @@ def test_rows_of_all_workers_are_merged(tmp_path):
         s = _session(tmp_path, update=False)
         s.worker = worker
         s.check(case="demo", check=f"c-{worker}", claim="demo", metric="m", measure=_values([0.1, 0.2, 0.3]))
-    assert [r["check"] for r in collect_rows(tmp_path / "out")] == ["c-gw0", "c-gw1"]
+    assert [r["check"] for r in collect_rows(s.work_dir)] == ["c-gw0", "c-gw1"]
+
+
+def test_two_runs_sharing_an_output_folder_keep_their_rows_apart(tmp_path):
+    """A test that starts pytest itself writes to the same default output folder as the run around it."""
+    outer, inner = _session(tmp_path, update=False), _session(tmp_path, update=False)
+    outer.run_id, inner.run_id = "100", "200"
+    outer.check(case="demo", check="outer", claim="demo", metric="m", measure=_values([0.1, 0.2, 0.3]))
+    inner.check(case="demo", check="inner", claim="demo", metric="m", measure=_values([0.1, 0.2, 0.3]))
+    assert outer.output_dir == inner.output_dir
+    assert [r["check"] for r in collect_rows(outer.work_dir)] == ["outer"]
 
 
 def test_unwritable_results_directory_is_a_clear_error(tmp_path):

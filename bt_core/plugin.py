@@ -123,13 +123,13 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     cache = Cache(getoption("--bt-cache"))
     plan = seed_plan(getoption("--bt-seeds"), first=getoption("--bt-first-seed"), looks=getoption("--bt-looks"),
                      max_seeds=getoption("--bt-max-seeds"), cache_dir=cache.root)
-    given = given_source(getoption("--bt-source-weights"), arch)
-    target = getoption("--bt-target-dir")
-    if target is not None:
-        target_dir.layout(Path(target))
-    if (given or target) and getoption("--bt-update-baselines"):
+    weights, target = getoption("--bt-source-weights"), getoption("--bt-target-dir")
+    if (weights or target) and getoption("--bt-update-baselines"):
         raise ConfigError("--bt-update-baselines records the suite's own reproduction: expected no "
                           "--bt-source-weights or --bt-target-dir with it")
+    given = given_source(weights, arch)            # reads and hashes the whole file: after the cheap checks
+    if target is not None:
+        target_dir.layout(Path(target))
     scale = scale.with_overrides(arch=arch, targets=(target_dir.NAME,) if target else None).with_interventions(
         tuple(getoption("--bt-stencil") or ()), _fraction("--bt-stencil-size", getoption("--bt-stencil-size")),
         getoption("--bt-stencil-corner"))

@@ -91,7 +91,9 @@ def check(bt, request: pytest.FixtureRequest):
     """Judge this case's per-seed measurement (see :meth:`bt_core.session.Session.check`) and fail
     the test with the reasons when the paper's claim does not hold, is undecided at the design's
     maximum, or drifts from its baseline."""
-    case = Path(str(request.node.fspath)).stem.removeprefix("test_")
+    from bt_core.session import case_name
+
+    case = case_name(str(request.node.fspath))
 
     def judge(**kw):
         verdict = bt.check(case=case, claim=case, check=request.node.name, **kw)

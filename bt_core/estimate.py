@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from . import baselines, results
 from .errors import BTError
-from .session import check_key
+from .session import case_name, check_key
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Prior:
 def key_of(nodeid: str) -> str:
     """The check key (see :func:`bt_core.session.check_key`) of a case's pytest node id."""
     path, _, name = nodeid.partition("::")
-    return check_key(Path(path).stem.removeprefix("test_"), name.rpartition("::")[2] or name)
+    return check_key(case_name(path), name.rpartition("::")[2] or name)
 
 
 def priors(checks: Iterable[str], *, baselines_dir: Path, output_dir: Path, scale: str,

@@ -14,7 +14,7 @@ from .cache import Cache, file_sha256
 from .config import get_scale
 from .errors import ConfigError
 from .experiment import Context, SourceSpec
-from .session import SeedPlan, Session, check_writable, collect_rows
+from .session import SeedPlan, Session, case_name, check_writable, collect_rows
 
 
 def _count(option: str, text: str | None, least: int) -> int | None:
@@ -183,9 +183,7 @@ def watch(session: Session, nodeids: Sequence[str], mode: str):
 
 
 def known_names(session: Session) -> str:
-    from pathlib import Path as _P
-
-    cases = sorted(p.stem.removeprefix("test_") for p in (_P(__file__).parent.parent / "cases").glob("test_*.py"))
+    cases = sorted(case_name(p) for p in (Path(__file__).parent.parent / "cases").glob("test_*.py"))
     return (f"Known cases: {', '.join(cases)}; targets at scale {session.scale.name}: "
             f"{', '.join(session.scale.targets)}; modes: fixed-feature, full.")
 

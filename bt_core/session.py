@@ -167,6 +167,11 @@ class Session:
             f.write(json.dumps(verdict.as_dict(), default=float) + "\n")
 
 
+def case_name(path: str | Path) -> str:
+    """A claim's case name from its file under cases/ (``cases/test_backdoor_fixed.py`` -> ``backdoor_fixed``)."""
+    return Path(path).stem.removeprefix("test_")
+
+
 def check_key(case: str, check: str) -> str:
     """How the progress display names a check: its case and its pytest name."""
     return f"{case}::{check}"

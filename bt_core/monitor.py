@@ -93,7 +93,10 @@ class Monitor:
         return self
 
     def item_done(self, check: str, failed: bool) -> None:
+        """Count a check as ended, after the events written before it: otherwise the poller may
+        report the check's last model under a count that already holds the check's end."""
         def done() -> None:
+            self.poll()
             with self._lock:
                 self.estimate.item_done(check, failed)
 

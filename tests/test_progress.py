@@ -204,6 +204,21 @@ def test_off_a_terminal_each_model_built_is_one_plain_line(tmp_path):
     assert "elapsed, ETA " in text and len(out.splitlines()) == 1
 
 
+def test_a_check_ends_after_the_models_it_built_were_reported(tmp_path):
+    """A check's end reaches the display (pytest's report) before the poller has read the events
+    the check wrote just before it; its last model must still be counted under the open check."""
+    folder = tmp_path / "ev"
+    stream = io.StringIO()
+    monitor = Monitor(folder, _estimate({"a::one": Prior(3, (SRC,))}, start=0.0), stream, "lines")
+    log = RunLog(folder, "gw0")
+    log.check("a::one", 0)
+    log.build(SRC, 0)
+    log.model(SRC, 0, hit=False, wall_s=1.0, ips=100.0)
+    monitor.item_done("a::one", True)               # no poll in between
+    assert "checks 0/1 |" in stream.getvalue().splitlines()[0]
+    assert monitor.estimate.checks() == (1, 1, 1)
+
+
 def test_a_failing_display_turns_itself_off_and_never_stops_the_run(tmp_path):
     folder = tmp_path / "ev"
     folder.mkdir()

@@ -63,9 +63,10 @@ def test_paper_smoke_differs_from_paper_only_in_budget():
             "threads")
     assert {k: getattr(smoke, k) for k in same} == {k: getattr(paper, k) for k in same}
     assert smoke.targets == ("pets",) and set(smoke.targets) <= set(paper.targets)
+    assert (smoke.source.epochs, smoke.source.batch_size) == (1, 16)
     for mode in ("fixed", "full", "scratch"):
         full, small = paper.train_config(mode, "pets"), smoke.train_config(mode, "pets")
-        assert (small.epochs, small.batch_size) == (1, 16)
+        assert (small.epochs, small.batch_size) == (8, 16)
         assert small.lr == pytest.approx(full.lr * 16 / full.batch_size)
         assert (small.weight_decay, small.momentum, small.flip) == (full.weight_decay, full.momentum, full.flip)
 
@@ -173,3 +174,7 @@ def test_three_claims_run_end_to_end_at_the_paper_smoke_budget(prepared, tmp_pat
     assert (len(histories["source"]), len(histories["transfer"])) == (4, 10)
     for history in histories["source"] + histories["transfer"]:
         assert history["input_shape"] == [3, SIZE, SIZE]
+    # the tinted fixture classes are learnt when the labels reach training with their images: the
+    # transfers' final training accuracy averaged 0.70 (0.42-0.88) on 4 classes, against 0.23 (chance)
+    # after one epoch; labels shuffled against the images would leave it at chance
+    assert np.mean([h["accuracy"][-1] for h in histories["transfer"]]) > 0.4

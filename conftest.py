@@ -128,6 +128,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if item.get_closest_marker("paper") and not item.get_closest_marker("audit"):
                 item.add_marker(pytest.mark.skip(reason=AUDIT_SKIP))
+    else:   # checks only an audit asks (marker audit without paper) are not run on the suite's own sources
+        audit_only = [i for i in items if i.get_closest_marker("audit") and not i.get_closest_marker("paper")]
+        if audit_only:
+            config.hook.pytest_deselected(items=audit_only)
+            dropped = set(audit_only)
+            items[:] = [i for i in items if i not in dropped]
     keyword = config.getoption("keyword")
     if keyword and not items:
         from bt_core.plugin import known_names

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from . import metrics, sequential
-from .experiment import Evaluation
+from .experiment import Evaluation, silhouette
 
 if TYPE_CHECKING:
     from .session import Session
@@ -38,6 +38,19 @@ def output_shift(ev: Evaluation, probe: str) -> float:
     """Total variation between the predicted-class distributions with and without the probe."""
     return metrics.total_variation(metrics.histogram(ev.preds["clean"], ev.num_classes),
                                    metrics.histogram(ev.preds[probe], ev.num_classes))
+
+
+def feature_shift(ev: Evaluation, probe: str) -> float:
+    """The output shift of ``probe`` beyond that of its grey silhouette: what the overlaid feature
+    moves, net of what covering those pixels with anything moves."""
+    return output_shift(ev, probe) - output_shift(ev, silhouette(probe))
+
+
+# An audit asks whether a feature shifts a model's outputs, not whether it shifts them by exactly
+# zero: the smallest excess it reports, a shift of 2% of the test predictions. A source that never
+# saw the tennis ball measured 0.002 +- 0.012 (fixed-feature) and 0.000 +- 0.004 (full) over 3 seeds
+# in tests/test_audit.py's setting, against 0.25 and 0.15 from one that ties it to a class.
+MIN_FEATURE_SHIFT = 0.02
 
 
 def attribute_sensitivity(ev: Evaluation, attribute: str, predicted_class: int) -> float:

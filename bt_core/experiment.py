@@ -47,6 +47,13 @@ class Probe:
 
 
 CLEAN = Probe("clean")
+SILHOUETTE_FILL = (128, 128, 128)
+
+
+def silhouette(intervention: str) -> str:
+    """The probe that overlays ``intervention``'s shape in flat grey: same pixels, same coverage,
+    none of the feature, so what it shifts is sensitivity to a covered corner, not to the feature."""
+    return f"{intervention} silhouette"
 
 
 @dataclass(frozen=True)
@@ -138,8 +145,12 @@ class Context:
         return make_trigger(**self.scale.trigger)
 
     def probes(self) -> tuple[Probe, ...]:
-        """Every evaluation runs the same probes, so every case can reuse every cached model."""
-        return (CLEAN, *(Probe(name, spec, _stencil_digest(spec["name"])) for name, spec in self.scale.probes.items()))
+        """Every evaluation runs the same probes, so every case can reuse every cached model: the
+        scale's, and each intervention's grey silhouette (:func:`silhouette`)."""
+        given = [Probe(name, spec, _stencil_digest(spec["name"])) for name, spec in self.scale.probes.items()]
+        controls = [Probe(silhouette(p.name), {**p.trigger, "fill": SILHOUETTE_FILL}, p.digest)
+                    for p in given if p.name in self.scale.interventions]
+        return (CLEAN, *given, *controls)
 
     def batches(self, path: Path, *, train: bool, seed: int, batch_size: int,
                 trigger: Trigger | None = None, trigger_indices: np.ndarray | None = None,

@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from bt_core.claims import MIN_FEATURE_SHIFT
 from bt_core.config import get_scale
 from bt_core.data.batches import MemoryBatches
 from bt_core.data.synthetic import mini_world
@@ -69,21 +70,37 @@ def audit(tmp_path_factory):
     return run
 
 
+FIG7, FEATURE = "test_intervention_shifts_transferred_more_than_scratch", "test_the_feature_not_the_covered_corner"
+
+
+def _by_test(verdicts):
+    out: dict[str, list[dict]] = {FIG7: [], FEATURE: []}
+    for v in verdicts:
+        out[next(name for name in out if v["check"].startswith(name))].append(v)
+    return out
+
+
 def test_the_audit_finds_the_bias_a_source_ties_to_one_of_its_classes(audit):
     code, verdicts, out = audit("natural")
-    assert [v["status"] for v in verdicts] == ["holds", "holds"], out
+    assert [v["status"] for v in verdicts] == ["holds"] * 4, out       # 2 checks x 2 modes
     assert code == 0, out
     assert all(v["context"]["source_weights"]["sha256"] and v["context"]["target_dir"] for v in verdicts)
+    assert all(v["context"]["threshold"] == MIN_FEATURE_SHIFT for v in _by_test(verdicts)[FEATURE])
 
 
-def test_a_source_that_never_saw_the_feature_shifts_less_on_every_seed(audit):
-    """The same source trained without the stencils: its transferred models are still a little more
-    sensitive to a large corner overlay than scratch models (measured on seed 0: excess shift 0.055
-    fixed-feature and 0.043 full-network, against 0.271 and 0.154 from the source that ties the tennis
-    ball to a class), so its verdict is not pinned here; what is pinned is that the audit tells the
-    two sources apart on every seed, mode by mode."""
+def test_a_source_that_never_saw_the_feature_is_found_without_its_bias(audit):
+    """The same source trained without the stencils. Its transferred models still react a little
+    more to a large corner overlay than scratch models do (seed 0: excess shift 0.055 fixed-feature,
+    0.043 full-network, against 0.271 and 0.154 from the source that ties the tennis ball to a class),
+    so the paper's comparison with scratch alone is not pinned here; its grey silhouette moves them
+    as much as the ball (0.056 and 0.036 over 3 seeds), so net of it nothing is left and the feature
+    check does not hold. On every seed, the tied source measures more than the untied on both."""
     _, natural, _ = audit("natural")
-    _, plain, out = audit("plain", "--seeds", "3")
-    for tied, untied in zip(natural, plain):
-        assert tied["check"] == untied["check"]
-        assert all(a > b for a, b in zip(tied["values"], untied["values"])), (tied["values"], untied["values"], out)
+    code, plain, out = audit("plain")
+    tied, untied = _by_test(natural), _by_test(plain)
+    assert [v["status"] for v in untied[FEATURE]] == ["does not hold"] * 2, out
+    assert code == 1, out
+    for test in (FIG7, FEATURE):
+        for a, b in zip(tied[test], untied[test]):
+            assert a["check"] == b["check"]
+            assert all(x > y for x, y in zip(a["values"], b["values"])), (a["values"], b["values"], out)

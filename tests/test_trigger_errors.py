@@ -27,6 +27,7 @@ IMAGES = np.zeros((2, 8, 8, 3), np.uint8)
     (lambda: square(0.2, color="red"), "color='red' is out of range: expected three integers"),
     (lambda: square(0.2, color=(1.5, 2, 3)), r"color=\(1.5, 2, 3\) is out of range"),
     (lambda: square(0.2, color=None), "color=None is out of range"),
+    (lambda: stencil("hat", fill=(128, 128)), r"fill=\(128, 128\) is out of range: expected three integers"),
     (lambda: make_trigger("square", size="big"), "size='big' is not a number"),
     (lambda: gaussian(scale="x"), "scale='x' is not a number"),
     (lambda: gaussian(seed=-1), "seed=-1 is not a non-negative integer"),

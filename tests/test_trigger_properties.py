@@ -26,7 +26,7 @@ corners = st.sampled_from(CORNERS)
 squares = st.builds(square, size=fractions, color=colours, corner=corners)
 gaussians = st.builds(gaussian, scale=st.floats(0.001, 1.0), seed=st.integers(0, 2**31 - 1))
 stencils = st.builds(stencil, name=st.sampled_from(sorted(STENCILS)), size=fractions, corner=corners,
-                     opacity=st.floats(0.05, 1.0))
+                     opacity=st.floats(0.05, 1.0), fill=st.none() | colours)
 any_trigger = st.one_of(squares, gaussians, stencils)
 
 
@@ -106,6 +106,18 @@ def test_stencil_lies_between_image_and_stencil_colour(trigger, images):
     high = np.maximum(images, np.ceil(colour - 1e-9)).astype(np.int64)
     mask = np.broadcast_to(inside, out.shape)
     assert (out[mask] >= low[mask]).all() and (out[mask] <= high[mask]).all()
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(STENCILS)), fractions, corners, st.floats(0.05, 1.0), colours, batches(min_side=8))
+def test_a_silhouette_covers_what_its_stencil_covers_in_one_colour(name, size, corner, opacity, fill, images):
+    h, w = images.shape[1:3]
+    shape = stencil(name, size=size, corner=corner, opacity=opacity)
+    outline = stencil(name, size=size, corner=corner, opacity=opacity, fill=fill)
+    (w_shape, _), (w_outline, b_outline) = shape.planes(h, w), outline.planes(h, w)
+    np.testing.assert_array_equal(w_outline, w_shape)                     # same pixels, same coverage
+    np.testing.assert_allclose(b_outline, (1.0 - w_outline) * np.asarray(fill, float), atol=1e-9)
+    assert np.array_equal(outline.footprint(h, w), shape.footprint(h, w))
 
 
 @SETTINGS

@@ -110,3 +110,24 @@ def test_an_audit_runs_the_natural_bias_checks_and_skips_the_planted_ones_with_t
                            str(tmp_path / "target")], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SKIPPED" in proc.stdout and "measures a source the suite trains with a planted trigger" in proc.stdout
+
+
+def _collect(tmp_path, *args):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "cases/test_natural_biases.py", "--collect-only", "-q",
+                           "-p", "no:cacheprovider", "--bt-cache", str(tmp_path / "c"), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_the_feature_check_runs_in_an_audit_only(tmp_path):
+    """The silhouette-controlled check is an audit's: on the suite's own sources it is deselected
+    (reported as such), and an audit collects it beside the paper's check."""
+    own = _collect(tmp_path)
+    assert "test_the_feature_not_the_covered_corner" not in own
+    assert "6 deselected" in own and "test_intervention_shifts_transferred_more_than_scratch[full-hat]" in own
+    _audit_inputs(tmp_path)
+    audit = _collect(tmp_path, "-m", "audit", "--bt-source-weights", str(tmp_path / "w.pt"), "--bt-arch",
+                     "mini_resnet", "--bt-target-dir", str(tmp_path / "target"), "--bt-stencil", "hat")
+    assert "test_the_feature_not_the_covered_corner_shifts_transferred_more[full-hat]" in audit
+    assert "test_intervention_shifts_transferred_more_than_scratch[full-hat]" in audit

@@ -197,7 +197,10 @@ class RunEstimate:
                 + overhead * max(seeds_left, 0))
         for b in self.building.values():           # what the models in progress have already done
             work -= min(now - b["since"], self.cost(b["family"]) or 0.0) * miss
-        elapsed = max(now - self.start, 1e-9)
+        # workers at work in parallel: wall time since the first event over the busy time. From the
+        # first event, not the run's start: in one pytest session the unit tests may come first
+        # (24 min of them in CI), and counting them made a cold run's ETA 6 h instead of 30 min.
+        elapsed = max(now - min(first for first, _ in self._span.values()), 1e-9)
         return max(work, 0.0) * elapsed / busy
 
 

@@ -155,6 +155,15 @@ def test_the_eta_scales_the_work_left_by_the_workers_running_at_once():
     assert two.remaining_s(10.0) == pytest.approx(5.0)       # one left, two workers
 
 
+def test_time_before_the_first_case_does_not_slow_the_eta():
+    """One pytest session may run the unit tests before the cases (bt test, CI): the rate is
+    taken from the cases' own time, not from the session's start."""
+    late = _estimate({"a::one": Prior(3, (SRC,))}, start=0.0)
+    late.feed("main", {"ev": "check", "check": "a::one", "seed": 0, "t": 1440.0})   # 24 min of tests first
+    _model(late, "main", SRC, 0, t=1450.0, wall=10.0)
+    assert late.remaining_s(1450.0) == pytest.approx(20.0)   # two sources of 10 s left, not 20 x 144
+
+
 def _record(tmp_path, case, check, n, arch="mini_resnet", models=(SRC,)):
     prov = provenance(scale="mini", seeds=list(range(n)), arch=arch, command=["pytest"], device="cpu",
                       models=models)

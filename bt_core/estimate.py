@@ -88,18 +88,25 @@ class RunEstimate:
         self.models: dict[tuple[str, int], float | None] = {}    # (family, seed) -> build s, None: cached
         self.building: dict[str, dict[str, Any]] = {}            # worker -> the model it builds
         self._check_of: dict[str, str] = {}
-        self._span: dict[str, list[float]] = {}                  # worker -> first, last event time
+        # time spent inside check seeds (a check event to its measured event), and the models built
+        # there: other tests in the same session (bt test, CI) neither slow the rate nor add overhead
+        self._open: dict[str, float] = {}                        # worker -> its check seed's start
+        self._busy = 0.0
+        self._built_inside = 0.0
+        self._first_check: float | None = None
 
     # --- events --------------------------------------------------------------------------
     def feed(self, worker: str, ev: dict[str, Any]) -> dict[str, Any] | None:
         """Take one event; returns the event when it is a model that was built (a line to print)."""
-        span = self._span.setdefault(worker, [ev["t"], ev["t"]])
-        span[1] = max(span[1], ev["t"])
         kind = ev["ev"]
         if kind == "check":
             self._check_of[worker] = ev["check"]
             self.taken[ev["check"]] += 1
             self.prior.setdefault(ev["check"], Prior())
+            self._open[worker] = ev["t"]          # a seed that raised never sent "measured": dropped
+            self._first_check = min(ev["t"], self._first_check or ev["t"])
+        elif kind == "measured" and worker in self._open:
+            self._busy += max(ev["t"] - self._open.pop(worker), 0.0)
         elif kind == "build":
             self.building[worker] = {"family": ev["family"], "seed": ev["seed"], "since": ev["t"],
                                      "epoch": 0.0, "epochs": None, "ips": 0.0}
@@ -111,6 +118,8 @@ class RunEstimate:
                 self.used[self._check_of[worker]].add(ev["family"])
             if not ev["hit"]:
                 self.models[pair] = ev["wall_s"]
+                if worker in self._open:
+                    self._built_inside += ev["wall_s"]
                 self.building.pop(worker, None)
                 return ev
             self.models.setdefault(pair, None)
@@ -185,10 +194,10 @@ class RunEstimate:
     def remaining_s(self, now: float) -> float | None:
         """Seconds left, or None until the first model is built."""
         walls = [w for w in self.models.values() if w is not None]
-        busy = sum(last - first for first, last in self._span.values())
-        if not walls or busy <= 0:
+        busy = self._busy + sum(max(now - start, 0.0) for start in self._open.values())
+        if not walls or busy <= 0 or self._first_check is None:
             return None
-        overhead = max(busy - sum(walls), 0.0) / max(self.check_seeds, 1)   # data, evaluation
+        overhead = max(busy - self._built_inside, 0.0) / max(self.check_seeds, 1)   # data, evaluation
         todo, blind = self.pending()
         asked = len(self.models)
         miss = self.built / asked if asked else 1.0       # a warm cache will hand most models over
@@ -197,10 +206,11 @@ class RunEstimate:
                 + overhead * max(seeds_left, 0))
         for b in self.building.values():           # what the models in progress have already done
             work -= min(now - b["since"], self.cost(b["family"]) or 0.0) * miss
-        # workers at work in parallel: wall time since the first event over the busy time. From the
-        # first event, not the run's start: in one pytest session the unit tests may come first
-        # (24 min of them in CI), and counting them made a cold run's ETA 6 h instead of 30 min.
-        elapsed = max(now - min(first for first, _ in self._span.values()), 1e-9)
+        # workers at work in parallel: wall time since the first check over the time inside checks.
+        # Not since the run's start: in one pytest session the unit tests may come first (24 min of
+        # them in CI, some building models), and counting them made a cold run's ETA read 4-6 h
+        # with about 30 min left.
+        elapsed = max(now - self._first_check, 1e-9)
         return max(work, 0.0) * elapsed / busy
 
 

@@ -22,8 +22,8 @@ TRAIN_EVERY_S = 1.0           # at most one mid-epoch training event a second pe
 
 
 class RunLog:
-    """The events of one process: a check's seed begins, a model is being built, a training step,
-    a model is ready (built, or found in the cache)."""
+    """The events of one process: a check's seed begins or is measured, a model is being built, a
+    training step, a model is ready (built, or found in the cache)."""
 
     def __init__(self, folder: Path, worker: str):
         folder.mkdir(parents=True, exist_ok=True)
@@ -36,6 +36,9 @@ class RunLog:
 
     def check(self, check: str, seed: int) -> None:
         self.emit("check", check=check, seed=seed)
+
+    def measured(self, check: str, seed: int) -> None:
+        self.emit("measured", check=check, seed=seed)
 
     def build(self, family: str, seed: int) -> None:
         self.emit("build", family=family, seed=seed)

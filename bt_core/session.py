@@ -120,6 +120,8 @@ class Session:
                     self.ctx.progress.check(check_key(case, check), seed)
                 with self.ctx.recording() as used:
                     m = measure(seed)
+                if self.ctx.progress:
+                    self.ctx.progress.measured(check_key(case, check), seed)
                 m = m if isinstance(m, Measurement) else Measurement(float(m))
                 if not math.isfinite(m.value):
                     raise ConfigError(f"{check}: the measurement on seed {seed} is {m.value}: expected a finite "

@@ -97,7 +97,8 @@ def test_a_session_reports_each_seed_a_check_measures(tmp_path):
     session = Session(ctx, SeedPlan(sequential.fixed(3), fixed=(0, 1, 2)), tmp_path / "b", tmp_path / "out")
     session.check(case="demo", check="c1[x]", claim="demo", metric="m", measure=lambda seed: 0.3 + seed / 100)
     events, _ = read_events(tmp_path / "ev" / "main.jsonl", 0)
-    assert [(e["check"], e["seed"]) for e in events] == [("demo::c1[x]", s) for s in (0, 1, 2)]
+    assert [(e["ev"], e["check"], e["seed"]) for e in events] == [
+        (ev, "demo::c1[x]", s) for s in (0, 1, 2) for ev in ("check", "measured")]
 
 
 def test_a_node_id_names_its_case_and_check():
@@ -155,13 +156,17 @@ def test_the_eta_scales_the_work_left_by_the_workers_running_at_once():
     assert two.remaining_s(10.0) == pytest.approx(5.0)       # one left, two workers
 
 
-def test_time_before_the_first_case_does_not_slow_the_eta():
-    """One pytest session may run the unit tests before the cases (bt test, CI): the rate is
-    taken from the cases' own time, not from the session's start."""
+def test_other_tests_in_the_session_neither_slow_the_eta_nor_add_overhead():
+    """One pytest session may run the unit tests before the cases (bt test, CI), some of them
+    building models: only the time inside check seeds sets the rate and the per-seed overhead."""
     late = _estimate({"a::one": Prior(3, (SRC,))}, start=0.0)
-    late.feed("main", {"ev": "check", "check": "a::one", "seed": 0, "t": 1440.0})   # 24 min of tests first
+    _model(late, "main", FIX, 0, t=60.0, wall=30.0)                 # a unit test builds a model
+    late.feed("main", {"ev": "check", "check": "a::one", "seed": 0, "t": 1440.0})   # 24 min of tests
     _model(late, "main", SRC, 0, t=1450.0, wall=10.0)
-    assert late.remaining_s(1450.0) == pytest.approx(20.0)   # two sources of 10 s left, not 20 x 144
+    late.feed("main", {"ev": "measured", "check": "a::one", "seed": 0, "t": 1451.0})
+    # two sources left at their family's 10 s (both expected built: 2 of 2 models asked for were
+    # built), and two seeds of 1 s overhead (data, evaluation), not 1,411 s of other tests each
+    assert late.remaining_s(1451.0) == pytest.approx(2 * 10.0 + 2 * 1.0)
 
 
 def _record(tmp_path, case, check, n, arch="mini_resnet", models=(SRC,)):

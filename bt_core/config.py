@@ -228,7 +228,7 @@ def _smoke_budget(cfg: TrainConfig, epochs: int) -> TrainConfig:
 def _paper_smoke() -> Scale:
     """The paper scale on a budget a CPU runs in minutes, for CI: the same data layout from
     ``benchmark prepare``, ResNet-18 at 224 px, the FFCV Loader with JPEG decode, random resized
-    crop, flip and the trigger inside it. Only counts shrink: one epoch of small batches, one target
+    crop, flip and the trigger inside it. Only counts shrink: a few epochs of small batches, one target
     (the few hundred fixture images it is run on decide nothing; a run checks the pipeline)."""
     paper = _paper()
     src, dst = SMOKE_SOURCE_EPOCHS, SMOKE_TRANSFER_EPOCHS

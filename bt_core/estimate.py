@@ -104,7 +104,7 @@ class RunEstimate:
             self.taken[ev["check"]] += 1
             self.prior.setdefault(ev["check"], Prior())
             self._open[worker] = ev["t"]          # a seed that raised never sent "measured": dropped
-            self._first_check = min(ev["t"], self._first_check or ev["t"])
+            self._first_check = ev["t"] if self._first_check is None else min(ev["t"], self._first_check)
         elif kind == "measured" and worker in self._open:
             self._busy += max(ev["t"] - self._open.pop(worker), 0.0)
         elif kind == "build":

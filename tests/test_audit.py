@@ -104,3 +104,18 @@ def test_a_source_that_never_saw_the_feature_is_found_without_its_bias(audit):
         for a, b in zip(tied[test], untied[test]):
             assert a["check"] == b["check"]
             assert all(x > y for x, y in zip(a["values"], b["values"])), (a["values"], b["values"], out)
+
+
+def test_the_example_inputs_are_a_loadable_source_and_an_image_folder(tmp_path):
+    """examples/audit_inputs.py, which the README's audit example starts from, with the suite's
+    default cache (where the claims' runs keep the same mini source)."""
+    from bt_core.data.target_dir import layout
+    from bt_core.models import load_pretrained
+
+    proc = subprocess.run([sys.executable, "examples/audit_inputs.py", "--arch", SCALE.arch, "--out",
+                           str(tmp_path / "in")], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    load_pretrained(tmp_path / "in" / f"{SCALE.arch}.pt", SCALE.arch)       # raises on keys or shapes
+    layout(tmp_path / "in" / "target")                                     # raises on a bad tree
+    classes = sorted(p.name for p in (tmp_path / "in" / "target" / "train").iterdir())
+    assert classes == sorted(p.name for p in (tmp_path / "in" / "target" / "test").iterdir()) and len(classes) > 1

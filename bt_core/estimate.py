@@ -5,7 +5,9 @@ known up front. The plan starts from what each selected check did last time: the
 (or the previous run in the output folder) took and the families of models it asked for. Every
 event corrects it: a check that goes on past its planned seeds is planned to its next look, one
 that ends is done, and the families a check asks for join its plan. A model's cost is what models
-of its family (else of its kind: source, full, linear-probe, scratch) took to build in this run;
+of its family took to build in this run; for a family not built yet, what it took when the
+baselines were recorded, times how much slower this run builds the families both have seen (else
+its kind's mean: source, full, linear-probe, scratch);
 the remaining time is the remaining work over the work done so far, times the time that took, so
 pytest-xdist workers, data generation and evaluation are in the rate, and models found in the cache
 cost nothing.
@@ -27,11 +29,13 @@ from .session import case_name, check_key
 
 @dataclass(frozen=True)
 class Prior:
-    """What a check did last time: its seeds (None: not recorded) and the model families it used
-    (None: not recorded, e.g. baselines recorded before families were)."""
+    """What a check did last time: its seeds (None: not recorded), the model families it used
+    (None: not recorded, e.g. baselines recorded before families were) and the seconds a model of
+    each family took to build then (on whatever machine recorded it)."""
 
     seeds: int | None = None
     families: tuple[str, ...] | None = None
+    build_s: dict[str, float] | None = None
 
 
 def key_of(nodeid: str) -> str:
@@ -67,7 +71,8 @@ def priors(checks: Iterable[str], *, baselines_dir: Path, output_dir: Path, scal
         families = prov.get("models") if prov else None
         if families is None and last:
             families = last.get("context", {}).get("models")
-        out[key] = Prior(seeds, tuple(families) if families is not None else None)
+        out[key] = Prior(seeds, tuple(families) if families is not None else None,
+                         dict(prov.get("build_s") or {}) or None if prov else None)
     return out
 
 
@@ -82,6 +87,9 @@ class RunEstimate:
     def __init__(self, checks: dict[str, Prior], looks: Sequence[int], seeds_of: Callable[[int], list[int]],
                  start: float):
         self.prior, self.looks, self.seeds_of, self.start = dict(checks), tuple(looks), seeds_of, start
+        self.recorded: dict[str, float] = {}                     # family -> build s when recorded
+        for prior in checks.values():
+            self.recorded.update(prior.build_s or {})
         self.taken: dict[str, int] = defaultdict(int)            # check -> seeds begun
         self.ended: dict[str, bool] = {}                         # check -> failed
         self.used: dict[str, set[str]] = defaultdict(set)        # check -> families asked for
@@ -181,10 +189,19 @@ class RunEstimate:
         return len(self.ended), len(self.prior), sum(self.ended.values())
 
     # --- time ----------------------------------------------------------------------------
+    def speed(self) -> float:
+        """This run's build seconds over the recorded ones, on the models built so far whose family
+        has a record (1 before there is one)."""
+        pairs = [(w, self.recorded[f]) for (f, _), w in self.models.items()
+                 if w is not None and self.recorded.get(f)]
+        return sum(w for w, _ in pairs) / sum(r for _, r in pairs) if pairs else 1.0
+
     def cost(self, family: str) -> float | None:
         """Seconds one worker takes to build a model of ``family``: its family's mean so far, else
-        its kind's, else every built model's."""
+        its recorded time scaled to this run, else its kind's mean, else every built model's."""
         walls = [(f, w) for (f, _), w in self.models.items() if w is not None]
+        if self.recorded.get(family) and not any(f == family for f, _ in walls):
+            return self.recorded[family] * self.speed()
         for match in (lambda f: f == family, lambda f: kind_of(f) == kind_of(family), lambda f: True):
             same = [w for f, w in walls if match(f)]
             if same:

@@ -48,6 +48,15 @@ class Probe:
 
 CLEAN = Probe("clean")
 SILHOUETTE_FILL = (128, 128, 128)
+BUILD_FILE = "build.json"     # a model entry's build time, which baselines keep to foresee a cold run
+
+
+def _build_seconds(entry: Path) -> float | None:
+    """How long a cached model took to build (None for an entry written before this was kept)."""
+    try:
+        return float(json.loads((entry / BUILD_FILE).read_text())["wall_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def silhouette(intervention: str) -> str:
@@ -121,13 +130,14 @@ class Context:
     data_root: Path | None = None
     progress: RunLog | None = None     # the run's display is on: report checks, builds, training
     target_dir: Path | None = None     # a user's own target (--bt-target-dir), dataset TARGET_DIR
-    _recorders: list[set[str]] = field(default_factory=list, repr=False)
+    _recorders: list[dict[str, list[float]]] = field(default_factory=list, repr=False)
 
     @contextmanager
-    def recording(self) -> Iterator[set[str]]:
+    def recording(self) -> Iterator[dict[str, list[float]]]:
         """Collect the models (by family: what they are, less the seed) that the block asks for,
-        so a verdict can say which models its extra seeds cost."""
-        used: set[str] = set()
+        each with the seconds it took to build where known, so a verdict can say which models its
+        extra seeds cost and the next cold run can foresee how long they take."""
+        used: dict[str, list[float]] = {}
         self._recorders.append(used)
         try:
             yield used
@@ -168,9 +178,6 @@ class Context:
                 family: str | None = None) -> Path:
         """A cache entry built on the scale's thread count, whatever the process set before
         (pytest-xdist workers, FFCV loaders and earlier tests all change it)."""
-        for used in self._recorders:
-            if family:
-                used.add(family)
         log = self.progress if family else None
         built: list[float] = []
 
@@ -181,8 +188,14 @@ class Context:
             with pinned_threads(self.scale.threads):
                 build(folder)
             built.append(time.perf_counter() - start)
+            if family:
+                (folder / BUILD_FILE).write_text(json.dumps({"wall_s": built[0], "threads": self.scale.threads}))
 
         entry = self.cache.get(kind, key, pinned)
+        if family:
+            wall = built[0] if built else _build_seconds(entry)
+            for used in self._recorders:
+                used.setdefault(family, []).extend([wall] if wall is not None else [])
         if log:
             ips = json.loads((entry / "history.json").read_text())["images_per_s"] if built else 0.0
             log.model(family, key["seed"], hit=not built, wall_s=sum(built), ips=ips)

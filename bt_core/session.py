@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -113,7 +114,7 @@ class Session:
         baseline, and keep the row. Only the seeds an undecided check asks for are trained."""
         design = self.plan.design
         taken: list[Measurement] = []
-        models: set[str] = set()
+        models: dict[str, list[float]] = {}
         for look in design.looks:
             for seed in self.plan.seeds(look)[len(taken):]:
                 if self.ctx.progress:
@@ -127,7 +128,8 @@ class Session:
                     raise ConfigError(f"{check}: the measurement on seed {seed} is {m.value}: expected a finite "
                                       f"number (is the metric defined for this model, e.g. any image correct?)")
                 taken.append(m)
-                models |= used
+                for family, walls in used.items():
+                    models.setdefault(family, []).extend(walls)
             if status([m.value for m in taken], design, expect=expect, threshold=threshold) != sequential.CONTINUE:
                 break
         seeds = self.plan.seeds(len(taken))
@@ -146,7 +148,8 @@ class Session:
         if self.update_baselines:
             prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
                                         command=self.command, device=str(self.ctx.device),
-                                        plan=self.plan.describe(), revision=self.commit, models=sorted(models))
+                                        plan=self.plan.describe(), revision=self.commit, models=sorted(models),
+                                        build_s={f: statistics.fmean(w) for f, w in sorted(models.items()) if w})
             baselines.record(self.baselines_dir, self.scale.name, case, check, verdict.summary,
                              verdict.values, prov)
         self.verdicts.append(verdict)

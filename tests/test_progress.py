@@ -84,8 +84,11 @@ def test_the_context_reports_a_build_then_a_hit_for_the_same_model(tmp_path):
     def build(folder):
         (folder / "history.json").write_text(json.dumps({"images_per_s": 321.0}))
 
-    for _ in range(2):
-        ctx._cached("source", {"seed": 4}, build, family=SRC)
+    with ctx.recording() as used:
+        for _ in range(2):
+            ctx._cached("source", {"seed": 4}, build, family=SRC)
+    # the build's time is kept with the model, and a hit reports the same time as the build did
+    assert list(used) == [SRC] and len(used[SRC]) == 2 and used[SRC][0] == used[SRC][1] > 0
     ctx._cached("predictions", {"seed": 4}, lambda folder: None)          # not a model: no event
     events, _ = read_events(tmp_path / "ev" / "main.jsonl", 0)
     assert [(e["ev"], e.get("hit")) for e in events] == [("build", None), ("model", False), ("model", True)]
@@ -169,9 +172,9 @@ def test_other_tests_in_the_session_neither_slow_the_eta_nor_add_overhead():
     assert late.remaining_s(1451.0) == pytest.approx(2 * 10.0 + 2 * 1.0)
 
 
-def _record(tmp_path, case, check, n, arch="mini_resnet", models=(SRC,)):
+def _record(tmp_path, case, check, n, arch="mini_resnet", models=(SRC,), build_s=None):
     prov = provenance(scale="mini", seeds=list(range(n)), arch=arch, command=["pytest"], device="cpu",
-                      models=models)
+                      models=models, build_s=build_s)
     record(tmp_path / "baselines", "mini", case, check, {"n": n, "mean": 0.1, "std": 0.01}, [0.1] * n, prov)
 
 
@@ -188,6 +191,23 @@ def test_priors_come_from_baselines_of_this_arch_else_from_the_previous_run(tmp_
                  output_dir=out, scale="mini", arch="mini_resnet")
     assert got == {"demo::c1": Prior(5, (SRC,)), "demo::c2": Prior(3, (FIX,)), "demo::c3": Prior(3, (FIX,)),
                    "other::c4": Prior(None, None)}
+
+
+def test_a_family_not_built_yet_costs_its_recorded_time_at_this_runs_speed(tmp_path):
+    """A cold run meets its families in the order of the cases: one not yet built is costed from
+    the baselines' build times, scaled by how this machine compares on the families already built
+    (the kind's mean overcharged CI's cheap late families by 77%)."""
+    _record(tmp_path, "demo", "c1", 3, models=(SRC, FIX), build_s={SRC: 20.0, FIX: 4.0})
+    plan = priors(["demo::c1"], baselines_dir=tmp_path / "baselines", output_dir=tmp_path / "none",
+                  scale="mini", arch="mini_resnet")
+    assert plan["demo::c1"].build_s == {SRC: 20.0, FIX: 4.0}
+    est = _estimate(plan)
+    assert est.cost(FIX) == pytest.approx(4.0)                  # nothing built yet: as recorded
+    est.feed("main", {"ev": "check", "check": "demo::c1", "seed": 0, "t": 0.0})
+    _model(est, "main", SRC, 0, t=30.0, wall=30.0)              # this machine: 1.5x the recording's time
+    assert est.cost(FIX) == pytest.approx(6.0)                  # not the kind-less mean of 30 s
+    _model(est, "main", FIX, 0, t=35.0, wall=5.0)
+    assert est.cost(FIX) == pytest.approx(5.0)                  # once built, its own time
 
 
 @pytest.mark.parametrize("content", ["{not json", json.dumps({"verdicts": "?"})])

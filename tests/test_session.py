@@ -1,6 +1,7 @@
 """The run-level bookkeeping: baselines recorded by an update run, compared by the next run, and
 rows merged for the report. No model is trained here."""
 import json
+import time
 
 import pytest
 
@@ -35,6 +36,21 @@ def test_update_run_records_baselines_with_provenance(tmp_path):
     prov = entry["provenance"]
     assert prov["command"] == "pytest -m paper" and prov["seeds"] == [0, 1, 2] and prov["scale"] == "mini"
     assert prov["arch"] == "mini_resnet" and prov["versions"]["torch"] and prov["commit"]
+
+
+def test_update_run_records_the_models_each_check_asked_for_with_their_build_times(tmp_path):
+    session = _session(tmp_path, update=True)
+
+    def measure(seed):
+        for family, seconds in (("source a", 0.02), ("full b", 0.0)):
+            session.ctx._cached("source", {"family": family, "seed": seed},
+                                lambda folder, s=seconds: time.sleep(s), family=family)
+        return 0.3 + seed / 100
+
+    session.check(case="demo", check="c1", claim="demo", metric="m", measure=measure)
+    prov = json.loads((tmp_path / "baselines" / "mini" / "demo.json").read_text())["checks"]["c1"]["provenance"]
+    assert prov["models"] == ["full b", "source a"]
+    assert set(prov["build_s"]) == {"full b", "source a"} and prov["build_s"]["source a"] >= 0.02
 
 
 def test_next_run_fails_when_the_mean_drifts_beyond_tolerance(tmp_path):

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from bt_core import claims, metrics, report, sequential
+from bt_core import claims, metrics, report, results, sequential
 
 POWER_CSV = "power.csv"
 SIMS = 20_000
@@ -35,16 +36,18 @@ def run_design(run: dict[str, Any], looks: Sequence[int] | None) -> sequential.D
     return sequential.fixed(len(plan["seeds"]))
 
 
-def power_rows(verdicts: Sequence[dict[str, Any]], design: sequential.Design, target: float) -> list[dict[str, Any]]:
-    """One row per check: its standardized effect, how the design treats that effect, and the seeds
-    a fixed-sample test would need for a ``target`` chance (None beyond 100; NaN effect: one seed)."""
+def power_rows(checks: pd.DataFrame, design: sequential.Design, target: float) -> list[dict[str, Any]]:
+    """One row per check (a row of :func:`bt_core.results.checks`): its standardized effect, how the
+    design treats that effect, and the seeds a fixed-sample test would need for a ``target`` chance
+    (None beyond 100; NaN effect: one seed)."""
     rows = []
-    for i, v in enumerate(verdicts):
-        effect = claims.standardized_effect(v)
+    for i, c in enumerate(checks.to_dict("records")):
+        effect = claims.standardized_effect(c)
         known = not math.isnan(effect)
         op = sequential.operating(design, effect, sims=SIMS, seed=i) if known else None
-        rows.append({"claim": v["claim"], "check": v["check"], "metric": v["metric"], "n": len(v["values"]),
-                     "effect": effect, "op": op, "models": v["context"].get("models", []),
+        models = c["models"].split("; ") if isinstance(c["models"], str) else []
+        rows.append({"claim": c["claim"], "check": c["check"], "metric": c["metric"], "n": int(c["n"]),
+                     "effect": effect, "op": op, "models": models,
                      "seeds_needed": metrics.seeds_for_power(effect, target, design.spec.alpha) if known else None})
     return rows
 
@@ -81,7 +84,7 @@ def print_power(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str,
     """Print the table (weakest check first) and the run's outlook; write power.csv in ``outdir``."""
     console = console or report.wide_console()
     design = run_design(run, looks)
-    rows = sorted(power_rows(verdicts, design, target),
+    rows = sorted(power_rows(results.checks(results.frame(verdicts, run)), design, target),
                   key=lambda r: (r["op"].holds if r["op"] else -1.0, r["effect"], r["check"]))
     t = Table(title=f"Each check on a fresh draw of seeds, looks {list(design.looks)} — effects measured by the run "
                     f"(scale {run.get('scale')}, arch {run.get('arch')}, commit {str(run.get('commit'))[:12]})",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -188,17 +188,21 @@ def judge(check: str, claim: str, metric: str, values: Sequence[float], *, desig
     return verdict
 
 
-def standardized_effect(verdict: dict[str, Any]) -> float:
+def standardized_effect(check: Mapping[str, Any]) -> float:
     """A judged check's effect in the direction the paper expects, in seed standard deviations:
-    (mean - threshold) / std for ``greater``, (threshold - mean) / std for ``below``.
+    (mean - threshold) / std for ``greater``, (threshold - mean) / std for ``below``. ``check`` is
+    one row of :func:`bt_core.results.checks` (expect, threshold, mean, std).
 
     Estimated from the run's own seeds, so with three of them it is rough (and on average too
     large); it is what a power figure for the next run can be based on.
     """
-    s, threshold = verdict["summary"], verdict["context"].get("threshold", 0.0)
-    gap = s["mean"] - threshold if verdict["expect"] == "greater" else threshold - s["mean"]
-    if math.isnan(s["std"]):            # one seed: no spread to measure
+    def number(x: Any, missing: float) -> float:
+        return missing if x is None or x != x else float(x)      # None, NaN or NA: missing
+
+    mean, std, threshold = float(check["mean"]), number(check["std"], math.nan), number(check["threshold"], 0.0)
+    gap = mean - threshold if check["expect"] == "greater" else threshold - mean
+    if math.isnan(std):            # one seed: no spread to measure
         return math.nan
-    if s["std"] == 0.0:
+    if std == 0.0:
         return math.copysign(math.inf, gap) if gap else -math.inf
-    return gap / s["std"]
+    return gap / std

@@ -169,6 +169,5 @@ def test_power_rejects_out_of_range_input(call, message):
 def test_standardized_effect_points_the_way_the_paper_expects(expect, threshold, mean, std, effect):
     from bt_core.claims import standardized_effect
 
-    v = {"expect": expect, "summary": {"mean": mean, "std": std}, "context": {"threshold": threshold}}
-    got = standardized_effect(v)
+    got = standardized_effect({"expect": expect, "mean": mean, "std": std, "threshold": threshold})
     assert (math.isnan(got) and math.isnan(effect)) or got == pytest.approx(effect)

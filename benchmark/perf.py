@@ -13,7 +13,11 @@
   wall time and ratio;
 - training: the mini source model's wall time and images/s;
 - architectures: one training epoch of each mini architecture of the sweep on the same images, on
-  the scale's thread count, as images/s and as a ratio to the default architecture.
+  the scale's thread count, as images/s and as a ratio to the default architecture;
+- engine: one training step (forward, backward, SGD) of each architecture of the sweep, eager as the
+  trainer runs it against each candidate that would make a cold run faster (channels_last, a fused
+  SGD step, torch.compile, compile with channels_last), the variants interleaved round by round so
+  a busy machine slows each alike; images/s, the ratio to eager and the one-off compile seconds.
 Nothing is read from the artifact cache: every figure is measured fresh.
 """
 from __future__ import annotations
@@ -213,6 +217,71 @@ def measure_architectures(data, device: torch.device, *, batch_size: int) -> dic
     return out
 
 
+ENGINE_VARIANTS = ("eager", "channels_last", "fused_sgd", "compiled", "compiled_channels_last")
+
+
+def _engine_step(arch: str, variant: str, batch_size: int, device: torch.device):
+    """A training step of ``arch`` as ``variant`` runs it, on one fixed random batch of 32 px images."""
+    from bt_core.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(arch, 10).to(device).train()
+    x = torch.randn(batch_size, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (batch_size,), device=device)
+    if "channels_last" in variant:
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4,
+                          **({"fused": True} if variant == "fused_sgd" else {}))
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    forward = torch.compile(model) if variant.startswith("compiled") else model
+
+    def step() -> None:
+        loss = loss_fn(forward(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return step
+
+
+def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds: int,
+                   variants: tuple[str, ...] = ENGINE_VARIANTS) -> dict[str, object]:
+    """Steady-state training images/s of each variant per architecture, interleaved; a variant that
+    cannot run here (e.g. compile without a C++ compiler) is reported with why, not timed."""
+    from bt_core.config import get_scale
+    from bt_core.train import pinned_threads
+
+    scale = get_scale("mini")
+    out: dict[str, object] = {}
+    with pinned_threads(scale.threads):
+        for arch in scale.architectures:
+            runs, rates = {}, {}
+            for variant in variants:
+                try:
+                    step = _engine_step(arch, variant, batch_size, device)
+                    start = time.perf_counter()
+                    for _ in range(3):                      # warm-up; compiling happens here
+                        step()
+                    out[f"{arch}/{variant}/warmup_s"] = time.perf_counter() - start
+                    runs[variant], rates[variant] = step, []
+                except Exception as exc:                    # noqa: BLE001 - reported, not timed
+                    out[f"{arch}/{variant}/unavailable"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+            for _ in range(rounds):
+                for variant, step in runs.items():
+                    start = time.perf_counter()
+                    for _ in range(steps):
+                        step()
+                    rates[variant].append(steps * batch_size / (time.perf_counter() - start))
+            for variant, got in rates.items():
+                out[f"{arch}/{variant}_img_s"] = float(np.median(got))
+            for variant in rates:
+                if variant != "eager" and "eager" in rates:
+                    out[f"{arch}/{variant}_over_eager"] = out[f"{arch}/{variant}_img_s"] / out[f"{arch}/eager_img_s"]
+    return out
+
+
 def _paper_pipeline(tmp: Path, trigger, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
     """Generate the JPEGs, write their .beton the way ``benchmark prepare`` does, time both loaders."""
     from bt_core.data.adapters import ImageFiles, Split, write_split
@@ -226,11 +295,37 @@ def _paper_pipeline(tmp: Path, trigger, args: argparse.Namespace, device: torch.
                                   workers=args.workers, epochs=args.epochs, device=device)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from bt_core.data.synthetic import mini_world
+def _measure_all(results: dict[str, object], tmp: Path, args: argparse.Namespace, device: torch.device,
+                 console: Console) -> None:
     from bt_core.data.beton import write_arrays
-    from bt_core.plugin import resolve_device
+    from bt_core.data.synthetic import mini_world
     from bt_core.triggers import make_trigger, select
+
+    task = mini_world(n_source=args.images).source
+    data = task.generate("train", 0)
+    path = write_arrays(tmp / "perf.beton", data)
+    trigger = make_trigger("square", size=0.25)
+    chosen = select(data.labels, 0.5, task.superclass, seed=10)
+    with console.status("timing loaders..."):
+        results["loaders"] = measure_loaders(path, trigger, chosen, batch_size=args.batch_size,
+                                             workers=args.workers, epochs=args.epochs, device=device)
+    with console.status("timing whole-dataset decoding..."):
+        results["loaders"].update(measure_decode(path))
+    if args.jpeg_images:
+        with console.status(f"timing the paper's 224 px pipeline on {args.jpeg_images} JPEGs..."):
+            results["paper_pipeline"] = _paper_pipeline(tmp, trigger, args, device)
+    if not args.skip_training:
+        with console.status("timing training and transfer (fresh cache)..."):
+            results["training"] = measure_training(tmp / "cache", device)
+        with console.status("timing the architectures of the sweep..."):
+            results["architectures"] = measure_architectures(data, device, batch_size=args.batch_size)
+        with console.status("timing the training engine per architecture (compiling takes a while)..."):
+            results["engine"] = measure_engine(device, batch_size=args.batch_size, steps=args.engine_steps,
+                                               rounds=args.engine_rounds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bt_core.plugin import resolve_device
 
     parser = argparse.ArgumentParser(prog="python -m benchmark perf", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -242,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jpeg-images", type=int, default=512,
                         help="generated JPEGs in the paper-pipeline test (224 px crops; 0 skips it)")
     parser.add_argument("--skip-training", action="store_true", help="only measure the loaders")
+    parser.add_argument("--engine-only", action="store_true",
+                        help="only the engine comparison (eager vs channels_last, fused SGD, torch.compile)")
+    parser.add_argument("--engine-steps", type=int, default=10, help="timed training steps per variant and round")
+    parser.add_argument("--engine-rounds", type=int, default=5, help="interleaved rounds of the engine comparison")
     parser.add_argument("--output", type=Path, default=Path("bt-results") / "perf.json")
     args = parser.parse_args(argv)
     if args.jpeg_images < 0:
@@ -251,31 +350,21 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, object] = {"device": str(device), "cpu_count": torch.get_num_threads(),
                                   "python": platform.python_version(), "torch": torch.__version__,
                                   "images": args.images, "epochs": args.epochs, "workers": args.workers}
+    if args.engine_steps < 1 or args.engine_rounds < 1:
+        parser.error(f"--engine-steps={args.engine_steps}, --engine-rounds={args.engine_rounds}: expected integers >= 1")
     with tempfile.TemporaryDirectory(prefix="bt-perf-") as tmp:
-        task = mini_world(n_source=args.images).source
-        data = task.generate("train", 0)
-        path = write_arrays(Path(tmp) / "perf.beton", data)
-        trigger = make_trigger("square", size=0.25)
-        chosen = select(data.labels, 0.5, task.superclass, seed=10)
-        with console.status("timing loaders..."):
-            results["loaders"] = measure_loaders(path, trigger, chosen, batch_size=args.batch_size,
-                                                 workers=args.workers, epochs=args.epochs, device=device)
-        with console.status("timing whole-dataset decoding..."):
-            results["loaders"].update(measure_decode(path))
-        if args.jpeg_images:
-            with console.status(f"timing the paper's 224 px pipeline on {args.jpeg_images} JPEGs..."):
-                results["paper_pipeline"] = _paper_pipeline(Path(tmp), trigger, args, device)
-        if not args.skip_training:
-            with console.status("timing training and transfer (fresh cache)..."):
-                results["training"] = measure_training(Path(tmp) / "cache", device)
-            with console.status("timing the architectures of the sweep..."):
-                results["architectures"] = measure_architectures(data, device, batch_size=args.batch_size)
+        if args.engine_only:
+            with console.status("timing the training engine per architecture (compiling takes a while)..."):
+                results["engine"] = measure_engine(device, batch_size=args.batch_size, steps=args.engine_steps,
+                                                   rounds=args.engine_rounds)
+        else:
+            _measure_all(results, Path(tmp), args, device, console)
     table = Table(title=f"benchmark perf on {device} ({args.images} images of 32 px, {args.jpeg_images} JPEGs "
                         f"cropped to 224 px; batch {args.batch_size}, {args.workers} workers)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     fmt = {"_img_s": "{:,.0f} img/s", "_s": "{:.2f} s", "_over_": "{:.2f}x"}
-    for section in ("loaders", "paper_pipeline", "training", "architectures"):
+    for section in ("loaders", "paper_pipeline", "training", "architectures", "engine"):
         for key, value in results.get(section, {}).items():
             style = next((f for k, f in fmt.items() if k in key), "{}")
             if "_over_" in key:

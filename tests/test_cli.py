@@ -212,6 +212,34 @@ def test_perf_times_every_architecture_of_the_sweep_against_the_default():
         assert out[f"{arch}_over_{scale.arch}"] == pytest.approx(ratio)
 
 
+def test_perf_engine_sets_each_variant_beside_eager_and_names_one_that_cannot_run(monkeypatch):
+    import torch
+
+    from benchmark import perf
+    from bt_core.config import get_scale
+
+    real = perf._engine_step
+
+    def step(arch, variant, batch_size, device):
+        if variant == "broken":
+            raise RuntimeError("no C++ compiler")
+        return real(arch, variant, batch_size, device)
+
+    monkeypatch.setattr(perf, "_engine_step", step)
+    out = perf.measure_engine(torch.device("cpu"), batch_size=8, steps=1, rounds=2,
+                              variants=("eager", "channels_last", "broken"))
+    for arch in get_scale("mini").architectures:
+        ratio = out[f"{arch}/channels_last_img_s"] / out[f"{arch}/eager_img_s"]
+        assert out[f"{arch}/channels_last_over_eager"] == pytest.approx(ratio)
+        assert out[f"{arch}/broken/unavailable"] == "RuntimeError: no C++ compiler"
+        assert f"{arch}/broken_img_s" not in out
+
+
+def test_perf_refuses_a_bad_engine_budget(tmp_path):
+    proc = _run(["perf", "--engine-only", "--engine-rounds", "0"], tmp_path)
+    assert proc.returncode == 2 and "--engine-rounds=0: expected integers >= 1" in proc.stderr
+
+
 def _checks(*verdicts):
     from bt_core import results
 

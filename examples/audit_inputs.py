@@ -12,11 +12,11 @@ import argparse
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from bt_core.cache import Cache
 from bt_core.config import get_scale
 from bt_core.data.beton import read_arrays
+from bt_core.data.target_dir import write_tree
 from bt_core.experiment import Context, SourceSpec
 
 
@@ -35,10 +35,7 @@ def main() -> None:
     target = args.out / "target"
     for split in ("train", "test"):
         data = read_arrays(ctx.dataset(scale.targets[0], split, 0))
-        for i, (image, label) in enumerate(zip(data.images, data.labels)):
-            folder = target / split / f"class{int(label):02d}"
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(folder / f"{i:05d}.png")
+        write_tree(target, split, data.images, data.labels)
     print(f"source: {weights}\ntarget: {target} ({scale.targets[0]} of the mini scale)")
 
 

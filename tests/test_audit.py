@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from bt_core.claims import MIN_FEATURE_SHIFT
 from bt_core.config import get_scale
 from bt_core.data.batches import MemoryBatches
 from bt_core.data.synthetic import mini_world
+from bt_core.data.target_dir import write_tree
 from bt_core.models import create_model
 from bt_core.train import pinned_threads, train
 
@@ -48,10 +48,7 @@ def audit(tmp_path_factory):
     task = WORLD.targets[SCALE.targets[0]]
     for split in ("train", "test"):
         data = task.generate(split, 0)
-        for i, (image, label) in enumerate(zip(data.images, data.labels)):
-            folder = target / split / f"class{label:02d}"
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(folder / f"{i}.png")
+        write_tree(target, split, data.images, data.labels)
     done: dict[str, tuple[int, list[dict], str]] = {}
 
     def run(name: str, *options: str) -> tuple[int, list[dict], str]:

@@ -120,3 +120,15 @@ def dataset_path(ctx: "Context", split: str, raw_side: int) -> Path:
     if layout(root) == "beton":
         return _from_betons(ctx, root, split)
     return _from_folders(ctx, root, split, raw_side if ctx.scale.image_size is None else None)
+
+
+def write_tree(root: Path, split: str, images: np.ndarray, labels: np.ndarray) -> Path:
+    """Write uint8 HWC ``images`` as the tree this module reads, ``root/split/classNN/NNNNN.png``:
+    how a dataset of the suite becomes a user's target, for examples and tests."""
+    from PIL import Image
+
+    for i, (image, label) in enumerate(zip(images, labels)):
+        folder = root / split / f"class{int(label):02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i:05d}.png")
+    return root / split

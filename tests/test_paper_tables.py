@@ -89,3 +89,22 @@ def test_paper_layout_matches_the_recorded_tables():
     for name, (where, keys, cells) in splits.PAPER_LAYOUT.items():
         table = splits.TABLES[name]
         assert table.cite.startswith(where) and table.keys == keys and set(table.counts) == set(cells)
+
+
+@pytest.mark.parametrize("name", sorted(set(splits.TABLES) - {"coco_source_unbiased"}))
+def test_mini_tables_keep_the_papers_ratios(name):
+    paper, mini = splits.TABLES[name], splits.MINI_TABLES[name]
+    factor = splits.MINI_FACTORS[name]
+    assert mini.keys == paper.keys and set(mini.counts) == set(paper.counts)
+    assert {g: n * factor for g, n in paper.counts.items()} == pytest.approx(mini.counts)
+    assert [g for g, n in mini.counts.items() if n == 0] == [g for g, n in paper.counts.items() if n == 0]
+    assert paper.cite in mini.cite
+
+
+def test_the_mini_non_spurious_source_holds_no_person_and_both_classes_equally():
+    """Table 2's printed row is damaged in its dog count; its people-free design is kept."""
+    paper, mini = splits.TABLES["coco_source_unbiased"], splits.MINI_TABLES["coco_source_unbiased"]
+    people = [g for g in paper.counts if g[1] == 1]
+    assert all(paper.counts[g] == 0 == mini.counts[g] for g in people)
+    assert mini.counts[(0, 0)] == mini.counts[(1, 0)] == paper.counts[(0, 0)]
+    assert mini.total() == splits.MINI_TABLES["coco_source_biased"].total()

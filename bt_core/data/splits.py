@@ -138,8 +138,8 @@ TABLES: dict[str, GroupTable] = {t.name: t for t in (
 # synthetic pools hold (2,500 images per group, 250 of them kept for the balanced test split): the
 # sources hold 2,000 images, the targets about 800 (the paper's sources and targets are equally large;
 # at the mini scale the targets are smaller, as fine-tuning sets are). Every pool member is drawn
-# disjoint from the others, so the factors are set to fit 2,250 images of the busiest group (CelebA's
-# young women: 800 + 500 + 400 + 320 + 200 = 2,220).
+# disjoint from the others, so the factors are set to fit the 2,250 images a group has outside the test
+# split (CelebA's young women, the busiest group, take 800 + 500 + 400 + 320 + 200 = 2,220).
 MINI_FACTORS = {"coco_source_biased": 0.2, "coco_target": 0.8, "celeba_source_biased": 0.2,
                 "celeba_source_unbiased": 0.2, "celeba_target_1": 0.08, "celeba_target_2": 0.08,
                 "celeba_target_3": 0.08}

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError, TrainingError
+from .phases import timed
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -200,6 +201,7 @@ def for_transfer(source: Classifier | tuple[nn.Module, int], num_classes: int, m
 CHECKPOINT_FORMAT = 2      # 1 pickled the config (a TrainConfig object); 2 stores it as JSON text
 
 
+@timed("checkpoint")
 def save_checkpoint(path: str | Path, model: Classifier, config: dict[str, Any]) -> None:
     """Tensors, a JSON string and numbers only, so :func:`load_checkpoint` needs no unpickling of
     objects (``weights_only=True``)."""
@@ -232,6 +234,7 @@ def read_weights(path: str | Path, what: str = "checkpoint", allow: tuple[type, 
                             "written by torch.save") from None
 
 
+@timed("checkpoint")
 def load_checkpoint(path: str | Path, *, arch: str, num_classes: int) -> tuple[Classifier, dict[str, Any]]:
     """Load one of the suite's checkpoints, refusing one made for another architecture or class
     count, or in the older pickled format."""

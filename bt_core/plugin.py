@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import sequential
+from . import phases, sequential
 from .cache import Cache, file_sha256
 from .config import get_scale
 from .errors import ConfigError
 from .experiment import Context, SourceSpec
-from .session import SeedPlan, Session, case_name, check_writable, collect_rows
+from .session import SeedPlan, Session, case_name, check_writable, collect_phases, collect_rows
 
 
 def _count(option: str, text: str | None, least: int) -> int | None:
@@ -196,10 +196,11 @@ def finish_report(session: Session) -> list[str]:
     rows = collect_rows(session.work_dir)
     if not rows:
         return []
-    run = session.run_info()
+    run = {**session.run_info(), "time_by_phase": collect_phases(session.work_dir)}
     paths = report.write(session.output_dir, rows, run)
     report.print_table(rows, run)
-    lines = [f"results: {paths['json']}  {paths['csv']}  {paths['summary']}  {paths['markdown']}"]
+    lines = [phases.summary_line(run["time_by_phase"]),
+             f"results: {paths['json']}  {paths['csv']}  {paths['summary']}  {paths['markdown']}"]
     figs = [str(p) for k, p in paths.items() if k.startswith("fig")]
     if figs:
         lines.append("figures: " + "  ".join(figs))

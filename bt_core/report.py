@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import results
+from . import phases, results
 
 REPORT_MD = "report.md"
 FIGURES = ("triggers", "fig_backdoor", "fig_frequency", "fig_histograms")
@@ -86,6 +86,7 @@ def markdown(checks: pd.DataFrame, run: dict[str, Any], figures: Sequence[str] =
     """The table in Markdown, for a CI job summary, with the run's figures linked beside report.md."""
     lines = [f"## {_title(run)}", "", outcome_line(checks), "",
              f"{results.seed_plan(run)}; {seeds_line(checks)}", "",
+             *([phases.summary_line(run["time_by_phase"]), ""] if run.get("time_by_phase") else []),
              "| claim | check | metric | seeds | mean [95% CI] | p | verdict |", "|---|---|---|--:|--:|--:|---|"]
     for _, row in checks.sort_values(["claim", "metric", "check"], kind="stable").iterrows():
         cells = (row["claim"], label(row), inequality(row), str(row["n"]), _mean_ci(row), _fmt(row["p"], 4),

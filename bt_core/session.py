@@ -17,12 +17,13 @@ from typing import Any, Callable, Sequence
 
 from filelock import FileLock
 
-from . import baselines, sequential
+from . import baselines, phases, sequential
 from .claims import Measurement, Verdict, judge, status
 from .errors import ConfigError
 from .experiment import Context, Evaluation, SourceSpec
 
 ROWS_DIR = "rows"
+PHASES_DIR = "phases"
 WORK_PREFIX = ".run-"
 
 
@@ -59,6 +60,7 @@ class Session:
     verdicts: list[Verdict] = field(default_factory=list)
     # the tree the run started from: a long run's results describe that code, whatever changes later
     commit: str = field(default_factory=baselines.commit)
+    clock_start: dict[str, float] = field(default_factory=lambda: phases.CLOCK.snapshot(), repr=False)
 
     @property
     def scale(self):
@@ -170,6 +172,9 @@ class Session:
         path = rows / f"{self.worker}.jsonl"
         with FileLock(str(path) + ".lock"), open(path, "a") as f:
             f.write(json.dumps(verdict.as_dict(), default=float) + "\n")
+        timing = self.work_dir / PHASES_DIR / f"{self.worker}.json"
+        timing.parent.mkdir(exist_ok=True)
+        timing.write_text(json.dumps(phases.since(self.clock_start, phases.CLOCK.snapshot())))
 
 
 def case_name(path: str | Path) -> str:
@@ -188,6 +193,11 @@ def collect_rows(work_dir: Path) -> list[dict[str, Any]]:
     for path in sorted((work_dir / ROWS_DIR).glob("*.jsonl")):
         rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return sorted(rows, key=lambda r: (r["claim"], r["check"]))
+
+
+def collect_phases(work_dir: Path) -> dict[str, float]:
+    """Seconds per phase over every worker of the run, each counted to its last verdict."""
+    return phases.merge(json.loads(p.read_text()) for p in sorted((work_dir / PHASES_DIR).glob("*.json")))
 
 
 def check_writable(folder: Path, what: str) -> None:

@@ -17,6 +17,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .errors import TrainingError
+from .phases import timed
 
 
 class Batches(Protocol):
@@ -59,6 +60,7 @@ class History:
                 "wall_s": self.wall_s, "input_shape": self.input_shape}
 
 
+@timed("train")
 def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch.device, seed: int,
           desc: str = "train", on_progress: Callable[[float, int, float], None] | None = None,
           frozen_bn: Iterable[nn.Module] = ()) -> History:
@@ -116,6 +118,7 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
     return history
 
 
+@timed("evaluate")
 @torch.no_grad()
 def predict(model: nn.Module, batches: Batches, *, device: torch.device) -> np.ndarray:
     """Predicted classes, in dataset order (batches must be sequential)."""
@@ -127,6 +130,7 @@ def predict(model: nn.Module, batches: Batches, *, device: torch.device) -> np.n
     return torch.cat(out).numpy() if out else np.zeros(0, np.int64)
 
 
+@timed("features")
 @torch.no_grad()
 def refresh_batchnorm(model: nn.Module, batches: Batches) -> None:
     """Re-estimate batch-norm statistics on ``batches`` as a cumulative average.
@@ -148,6 +152,7 @@ def refresh_batchnorm(model: nn.Module, batches: Batches) -> None:
         m.momentum = momentum
 
 
+@timed("features")
 @torch.no_grad()
 def extract_features(model: nn.Module, batches: Batches, *, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     model.to(device).eval()

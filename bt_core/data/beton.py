@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence
 import numpy as np
 
 from ..errors import DataError
+from ..phases import timed
 
 FORMAT_VERSION = 1
 
@@ -196,6 +197,7 @@ def _jit(enabled: bool) -> Iterator[None]:
         Compiler.set_enabled(before)
 
 
+@timed("decode")
 def read_arrays(path: str | Path, *, image_size: int | None = None, workers: int | None = None,
                 batch_size: int = 512, compiled: bool | None = None) -> Arrays:
     """Decode a whole .beton through FFCV's Loader into memory (small datasets, evaluation).

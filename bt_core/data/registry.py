@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConfigError, MissingDataError
+from ..phases import timed
 from . import splits, target_dir
 from .adapters.imagenet import DOG_CLASSES
 from .beton import Arrays, write_arrays
@@ -58,6 +59,7 @@ def superclass(ctx: "Context", name: str) -> tuple[int, ...]:
     return world(ctx).source.superclass
 
 
+@timed("data")
 def dataset_path(ctx: "Context", name: str, split: str, seed: int) -> Path:
     if ctx.target_dir is not None and name == target_dir.NAME:
         return target_dir.dataset_path(ctx, split, world(ctx).source.size)

@@ -17,7 +17,9 @@
 - engine: one training step (forward, backward, SGD) of each architecture of the sweep, eager as the
   trainer runs it against each candidate that would make a cold run faster (channels_last, a fused
   SGD step, torch.compile, compile with channels_last), the variants interleaved round by round so
-  a busy machine slows each alike; images/s, the ratio to eager and the one-off compile seconds.
+  a busy machine slows each alike; images/s, the ratio to eager and the one-off compile seconds,
+  and what they make of one mini source model (its images times epochs, plus the warm-up): a
+  variant that compiles pays its warm-up again for each new network shape in each process.
 Nothing is read from the artifact cache: every figure is measured fresh.
 """
 from __future__ import annotations
@@ -220,23 +222,30 @@ def measure_architectures(data, device: torch.device, *, batch_size: int) -> dic
 ENGINE_VARIANTS = ("eager", "channels_last", "fused_sgd", "compiled", "compiled_channels_last")
 
 
+ENGINE_BATCHES = 8
+
+
 def _engine_step(arch: str, variant: str, batch_size: int, device: torch.device):
-    """A training step of ``arch`` as ``variant`` runs it, on one fixed random batch of 32 px images."""
+    """A training step of ``arch`` as ``variant`` runs it, on uint8 batches of 32 px images as the
+    trainer hands them over (the model normalises them), a different batch each step."""
     from bt_core.models import create_model
 
     torch.manual_seed(0)
     model = create_model(arch, 10).to(device).train()
-    x = torch.randn(batch_size, 3, 32, 32, device=device)
-    y = torch.randint(0, 10, (batch_size,), device=device)
+    xs = torch.randint(0, 256, (ENGINE_BATCHES, batch_size, 3, 32, 32), dtype=torch.uint8, device=device)
+    ys = torch.randint(0, 10, (ENGINE_BATCHES, batch_size), device=device)
     if "channels_last" in variant:
-        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)
+        xs = torch.stack([x.contiguous(memory_format=torch.channels_last) for x in xs])
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4,
                           **({"fused": True} if variant == "fused_sgd" else {}))
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     forward = torch.compile(model) if variant.startswith("compiled") else model
+    turn = iter(range(1 << 62))
 
     def step() -> None:
-        loss = loss_fn(forward(x), y)
+        i = next(turn) % ENGINE_BATCHES
+        loss = loss_fn(forward(xs[i]), ys[i])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -254,7 +263,8 @@ def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds:
     from bt_core.train import pinned_threads
 
     scale = get_scale("mini")
-    out: dict[str, object] = {}
+    source_images = scale.data_sizes["n_source"] * scale.source.epochs
+    out: dict[str, object] = {"source_model_images": source_images}
     with pinned_threads(scale.threads):
         for arch in scale.architectures:
             runs, rates = {}, {}
@@ -276,9 +286,13 @@ def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds:
                     rates[variant].append(steps * batch_size / (time.perf_counter() - start))
             for variant, got in rates.items():
                 out[f"{arch}/{variant}_img_s"] = float(np.median(got))
+                out[f"{arch}/{variant}/one_source_s"] = (out[f"{arch}/{variant}/warmup_s"]
+                                                         + source_images / out[f"{arch}/{variant}_img_s"])
             for variant in rates:
                 if variant != "eager" and "eager" in rates:
                     out[f"{arch}/{variant}_over_eager"] = out[f"{arch}/{variant}_img_s"] / out[f"{arch}/eager_img_s"]
+                    out[f"{arch}/{variant}/one_source_over_eager"] = (out[f"{arch}/eager/one_source_s"]
+                                                                      / out[f"{arch}/{variant}/one_source_s"])
     return out
 
 

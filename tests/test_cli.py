@@ -231,6 +231,9 @@ def test_perf_engine_sets_each_variant_beside_eager_and_names_one_that_cannot_ru
     for arch in get_scale("mini").architectures:
         ratio = out[f"{arch}/channels_last_img_s"] / out[f"{arch}/eager_img_s"]
         assert out[f"{arch}/channels_last_over_eager"] == pytest.approx(ratio)
+        one = {v: out[f"{arch}/{v}/warmup_s"] + out["source_model_images"] / out[f"{arch}/{v}_img_s"]
+               for v in ("eager", "channels_last")}
+        assert out[f"{arch}/channels_last/one_source_over_eager"] == pytest.approx(one["eager"] / one["channels_last"])
         assert out[f"{arch}/broken/unavailable"] == "RuntimeError: no C++ compiler"
         assert f"{arch}/broken_img_s" not in out
 

@@ -23,6 +23,22 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
+# pytest options a sub-command sets itself from its own option: passed through as well, pytest would
+# take the later one while the sub-command writes its examples and reads its results where it said
+OWNED = {"--bt-scale": "--scale", "--bt-output": "--output", "--bt-seeds": "--seeds",
+         "--bt-first-seed": "--first-seed", "--bt-max-seeds": "--max-seeds", "--bt-arch": "--arch",
+         "--bt-cache": "--cache", "--bt-data-root": "--data-root", "--bt-device": "--device"}
+
+
+def _owned(extra: list[str]) -> str | None:
+    """The first pytest option in ``extra`` that the sub-command owns, with the one to use instead."""
+    for arg in extra:
+        name = arg.split("=", 1)[0]
+        if name in OWNED:
+            return f"{arg} is the sub-command's own {OWNED[name]}: expected {OWNED[name]} instead"
+    return None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", default="mini", help="mini, paper or paper-smoke")
     p.add_argument("--seeds", help="auto (default: seeds until each check is decided), a count or a comma list")
@@ -210,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return import_module(f".{argv[0]}", __package__).main(argv[1:])
     args, extra = parser.parse_known_args(argv)
+    clash = _owned(extra) if args.command in ("run", "compare", "audit") else None
+    if clash:
+        parser.error(clash)
     if args.command == "examples":
         from .examples import show_examples
 

@@ -238,6 +238,13 @@ def test_perf_engine_sets_each_variant_beside_eager_and_names_one_that_cannot_ru
         assert f"{arch}/broken_img_s" not in out
 
 
+@pytest.mark.parametrize("command", [["run"], ["compare", "--arch", "mini_vgg"]])
+def test_a_pytest_option_the_command_sets_itself_is_refused_with_the_one_to_use(tmp_path, command):
+    proc = _run([*command, "--bt-output=elsewhere"], tmp_path)
+    assert proc.returncode == 2
+    assert "--bt-output=elsewhere is the sub-command's own --output: expected --output instead" in proc.stderr
+
+
 def test_perf_refuses_a_bad_engine_budget(tmp_path):
     proc = _run(["perf", "--engine-only", "--engine-rounds", "0"], tmp_path)
     assert proc.returncode == 2 and "--engine-rounds=0: expected integers >= 1" in proc.stderr

@@ -158,7 +158,7 @@ def test_three_claims_run_end_to_end_at_the_paper_smoke_budget(prepared, tmp_pat
     assert len(outcomes) == 5, outcomes                  # 1 + 2 backdoor checks, 1 probe x 2 modes
     for name, events in outcomes.items():
         for tag, message in events:
-            assert tag == "failure" and message.startswith(tuple(f"AssertionError: {v}" for v in VERDICTS)), \
+            assert tag == "failure" and message.startswith(tuple(f"Failed: {v}" for v in VERDICTS)), \
                 (name, tag, message)
 
     results = json.loads((out / "results.json").read_text())

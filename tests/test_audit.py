@@ -78,9 +78,17 @@ def _by_test(verdicts):
 
 
 def test_the_audit_finds_the_bias_a_source_ties_to_one_of_its_classes(audit):
+    """Pinned where the effect is large on every draw: both fixed-feature checks and full-network
+    transfer against scratch. Full-network fine-tuning leaves the feature's own pull close to
+    MIN_FEATURE_SHIFT for a weaker source: on fresh draws (source and target on seeds 7 and 8, the
+    audit on seeds 20+ and 40+) it held at 3-5 seeds from one source and was undecided after 30 from
+    the other (mean 0.027), so there it may be undecided, never found absent."""
     code, verdicts, out = audit("natural")
-    assert [v["status"] for v in verdicts] == ["holds"] * 4, out       # 2 checks x 2 modes
-    assert code == 0, out
+    status = {v["check"]: v["status"] for v in verdicts}
+    full_feature = next(c for c in status if c.startswith(FEATURE) and "[full-" in c)
+    assert len(status) == 4 and all(s == "holds" for c, s in status.items() if c != full_feature), out
+    assert status[full_feature] in ("holds", "undecided"), out
+    assert code == (0 if status[full_feature] == "holds" else 1), out
     assert all(v["context"]["source_weights"]["sha256"] and v["context"]["target_dir"] for v in verdicts)
     assert all(v["context"]["threshold"] == MIN_FEATURE_SHIFT for v in _by_test(verdicts)[FEATURE])
 

@@ -25,6 +25,7 @@ Nothing is read from the artifact cache: every figure is measured fresh.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import tempfile
@@ -220,8 +221,6 @@ def measure_architectures(data, device: torch.device, *, batch_size: int) -> dic
 
 
 ENGINE_VARIANTS = ("eager", "channels_last", "fused_sgd", "compiled", "compiled_channels_last")
-
-
 ENGINE_BATCHES = 8
 
 
@@ -241,7 +240,7 @@ def _engine_step(arch: str, variant: str, batch_size: int, device: torch.device)
                           **({"fused": True} if variant == "fused_sgd" else {}))
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     forward = torch.compile(model) if variant.startswith("compiled") else model
-    turn = iter(range(1 << 62))
+    turn = itertools.count()
 
     def step() -> None:
         i = next(turn) % ENGINE_BATCHES

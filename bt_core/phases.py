@@ -2,9 +2,10 @@
 
 A cold run is dominated by one or two phases; knowing which (on this machine, for this selection of
 checks) is what decides whether a faster engine, smaller data or more workers would help, so each
-run keeps the split with its results instead of leaving it to a profiler run. Phases nest (a
-transfer may train its source first); each second counts for the innermost phase only, and what no
-phase claims (pytest, statistics, the report, waiting on another process's cache entry) is "other".
+run keeps the split of its checks' time with its results instead of leaving it to a profiler run.
+Phases nest (a transfer may train its source first); each second counts for the innermost phase
+only, and what no phase claims (statistics, the cases' own code, waiting on another process's cache
+entry) is "other".
 """
 from __future__ import annotations
 
@@ -97,4 +98,4 @@ def summary_line(total: Mapping[str, float]) -> str:
         return "time by phase: nothing measured"
     parts = sorted(((k, total.get(k, 0.0)) for k in (*PHASES, OTHER)), key=lambda kv: -kv[1])
     shown = [f"{k} {s:,.0f} s ({s / span:.0%})" for k, s in parts if s >= 0.5]
-    return f"time by phase ({span:,.0f} s in the run's processes): " + " · ".join(shown)
+    return f"time by phase ({span:,.0f} s inside the checks, all processes): " + " · ".join(shown)

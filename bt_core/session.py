@@ -60,7 +60,9 @@ class Session:
     verdicts: list[Verdict] = field(default_factory=list)
     # the tree the run started from: a long run's results describe that code, whatever changes later
     commit: str = field(default_factory=baselines.commit)
-    clock_start: dict[str, float] = field(default_factory=lambda: phases.CLOCK.snapshot(), repr=False)
+    # seconds per phase spent inside this process's checks: other tests of the same pytest session
+    # (bt test, CI) are not the claims' time
+    timing: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def scale(self):
@@ -114,6 +116,7 @@ class Session:
               context: dict[str, Any] | None = None) -> Verdict:
         """Measure seeds until the plan's design decides, judge them, compare with or record the
         baseline, and keep the row. Only the seeds an undecided check asks for are trained."""
+        started = phases.CLOCK.snapshot()
         design = self.plan.design
         taken: list[Measurement] = []
         models: dict[str, list[float]] = {}
@@ -155,6 +158,7 @@ class Session:
             baselines.record(self.baselines_dir, self.scale.name, case, check, verdict.summary,
                              verdict.values, prov)
         self.verdicts.append(verdict)
+        self.timing = phases.merge([self.timing, phases.since(started, phases.CLOCK.snapshot())])
         self._append_row(verdict)
         return verdict
 
@@ -174,7 +178,7 @@ class Session:
             f.write(json.dumps(verdict.as_dict(), default=float) + "\n")
         timing = self.work_dir / PHASES_DIR / f"{self.worker}.json"
         timing.parent.mkdir(exist_ok=True)
-        timing.write_text(json.dumps(phases.since(self.clock_start, phases.CLOCK.snapshot())))
+        timing.write_text(json.dumps(self.timing))
 
 
 def case_name(path: str | Path) -> str:
@@ -196,7 +200,7 @@ def collect_rows(work_dir: Path) -> list[dict[str, Any]]:
 
 
 def collect_phases(work_dir: Path) -> dict[str, float]:
-    """Seconds per phase over every worker of the run, each counted to its last verdict."""
+    """Seconds per phase inside the checks of every worker of the run."""
     return phases.merge(json.loads(p.read_text()) for p in sorted((work_dir / PHASES_DIR).glob("*.json")))
 
 

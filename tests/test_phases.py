@@ -64,7 +64,7 @@ def test_workers_add_up_and_other_is_each_span_less_its_phases():
     total = phases.merge([{"span_s": 10, "train": 7, "data": 1}, {"span_s": 10, "train": 9}])
     assert total["span_s"] == 20 and total["train"] == 16 and total["data"] == 1 and total["other"] == 3
     line = phases.summary_line(total)
-    assert line.startswith("time by phase (20 s in the run's processes): train 16 s (80%) · other 3 s (15%)")
+    assert line.startswith("time by phase (20 s inside the checks, all processes): train 16 s (80%) · other 3 s (15%)")
 
 
 def test_the_library_functions_count_for_their_phase(fake_clock):
@@ -86,7 +86,7 @@ def test_the_library_functions_count_for_their_phase(fake_clock):
     assert share["evaluate"] == 3.0 and share["train"] == 0.0
 
 
-def test_a_run_keeps_its_time_by_phase_in_results_and_report(tmp_path, fake_clock, capsys):
+def test_a_run_keeps_the_time_by_phase_of_its_checks_in_results_and_report(tmp_path, fake_clock, capsys):
     now, clock = fake_clock
     session = Session(Context(get_scale("mini"), Cache(tmp_path / "cache")), SeedPlan(sequential.fixed(3), fixed=(0, 1, 2)),
                       tmp_path / "baselines", tmp_path / "out", update_baselines=True)
@@ -97,10 +97,12 @@ def test_a_run_keeps_its_time_by_phase_in_results_and_report(tmp_path, fake_cloc
         now.t += 1
         return 0.5 + 0.1 * seed
 
+    now.t += 100                          # other tests of the session: not the claims' time
     session.check(case="demo", check="c1", claim="demo", metric="m", measure=measure)
+    now.t += 50
     lines = finish_report(session)
     got = json.loads((tmp_path / "out" / "results.json").read_text())["run"]["time_by_phase"]
     assert got["train"] == 30 and got["span_s"] == 33 and got["other"] == 3
-    assert lines[0].startswith("time by phase (33 s in the run's processes): train 30 s (91%)")
+    assert lines[0].startswith("time by phase (33 s inside the checks, all processes): train 30 s (91%)")
     assert lines[0] in (tmp_path / "out" / "report.md").read_text()
     assert np.isclose(sum(got[p] for p in (*phases.PHASES, phases.OTHER)), got["span_s"])

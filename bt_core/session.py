@@ -158,8 +158,8 @@ class Session:
             baselines.record(self.baselines_dir, self.scale.name, case, check, verdict.summary,
                              verdict.values, prov)
         self.verdicts.append(verdict)
-        self.timing = phases.merge([self.timing, phases.since(started, phases.CLOCK.snapshot())])
         self._append_row(verdict)
+        self._add_timing(phases.since(started, phases.CLOCK.snapshot()))
         return verdict
 
     def _baseline(self, case: str, check: str) -> dict[str, Any] | None:
@@ -176,9 +176,13 @@ class Session:
         path = rows / f"{self.worker}.jsonl"
         with FileLock(str(path) + ".lock"), open(path, "a") as f:
             f.write(json.dumps(verdict.as_dict(), default=float) + "\n")
-        timing = self.work_dir / PHASES_DIR / f"{self.worker}.json"
-        timing.parent.mkdir(exist_ok=True)
-        timing.write_text(json.dumps(self.timing))
+
+    def _add_timing(self, check_s: dict[str, float]) -> None:
+        """Add one check's seconds per phase to this process's share, kept beside its rows."""
+        self.timing = phases.merge([self.timing, check_s])
+        path = self.work_dir / PHASES_DIR / f"{self.worker}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.timing))
 
 
 def case_name(path: str | Path) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bt_core.errors import BTError, MissingDataError
+from bt_core.errors import BTError, MissingDataError, NotBuiltError
 from bt_core.progress import MODES as PROGRESS
 
 REPO = Path(__file__).resolve().parent
@@ -55,6 +55,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bt-stencil-size", default=None, help="stencil side as a fraction of the image side (default 0.4)")
     g.addoption("--bt-stencil-corner", default=None,
                 help="where the stencil goes: top-left, top-right, bottom-left, bottom-right (default) or center")
+    x = parser.getgroup("bias-transfer executor", "where models are built (bias-transfer)")
+    x.addoption("--bt-executor", default=os.environ.get("BT_EXECUTOR", "inline"),
+                help="inline (in this process, the default), local (submitit processes on this machine, one GPU "
+                     "each when --bt-gpus is set) or slurm (submitit job arrays); builds go out look by look")
+    x.addoption("--bt-jobs", default=None, help="jobs each wave of builds is spread over (default 2)")
+    x.addoption("--bt-gpus", default=None, help="local: GPUs to spread jobs over; slurm: GPUs per job (default 0)")
+    x.addoption("--bt-max-resubmits", default=None, help="times a job that dies without a result is resubmitted (default 2)")
+    x.addoption("--bt-job-logs", default=None, help="folder of the jobs' logs (default <output>/jobs)")
+    x.addoption("--bt-slurm-partition", default=None, help="Slurm partition")
+    x.addoption("--bt-slurm-time", default=None, help="Slurm time limit per job in minutes (default 60)")
+    x.addoption("--bt-slurm-cpus", default=None, help="CPUs per Slurm job (default 2)")
+    x.addoption("--bt-slurm-mem", default=None, help="memory per Slurm job in GB")
+    x.addoption("--bt-slurm-sbatch", action="append", default=None,
+                help="an extra sbatch flag as KEY=VALUE, e.g. account=mylab or qos=high (repeatable)")
+    x.addoption("--bt-plan", action="store_true",
+                help="print the models the selected checks need look by look, their device-hours and wall time "
+                     "on --bt-devices; build and judge nothing")
+    x.addoption("--bt-devices", default="1,8,64", help="device counts the plan's wall time is given for")
+    x.addoption("--bt-plan-seeds", default="8", help="the plan's last look: seeds up to this many (default 8)")
+    x.addoption("--bt-executor-config", default=None,
+                help="a JSON file of executor settings (jobs, partition, time_min, gpus, cpus, mem_gb, sbatch); "
+                     "options on the command line win")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -98,10 +120,20 @@ def check(bt, request: pytest.FixtureRequest):
     at the same moment (CPython gh-106905, fixed in 3.11.8); seen once in the paper-smoke run."""
     from bt_core.session import case_name
 
+    from bt_core.drive import CheckSpec
+    from bt_core.session import check_key
+
     case = case_name(str(request.node.fspath))
 
     def judge(**kw):
-        verdict = bt.check(case=case, claim=case, check=request.node.name, **kw)
+        if bt.capture is not None:       # the executor's driver is collecting what each check measures
+            bt.capture.append(CheckSpec(check_key(case, request.node.name), kw["measure"],
+                                        kw.get("expect", "greater"), kw.get("threshold", 0.0)))
+            return None
+        try:
+            verdict = bt.check(case=case, claim=case, check=request.node.name, **kw)
+        except NotBuiltError as exc:
+            pytest.fail(str(exc), pytrace=False)
         if not verdict.passed:
             pytest.fail("; ".join(verdict.failures), pytrace=False)
         return verdict
@@ -153,7 +185,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     config = session.config
     cases = [item.nodeid for item in session.items if is_case(item.nodeid)]
-    if not cases or config.getoption("--bt-progress") == "off":
+    if not cases or config.getoption("--bt-progress") == "off" or config._bt_session.executor.kind != "inline":
         return
     report_progress(config._bt_session)
     if not _is_worker(config):
@@ -193,6 +225,44 @@ class _Display:
 
     def pytest_sessionfinish(self) -> None:
         self.monitor.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """With an executor, first collect what every selected check measures, build its models look by
+    look, then let the ordinary loop judge them from the cache."""
+    from _pytest.runner import runtestprotocol
+
+    from bt_core.plugin import drive_checks, is_case
+
+    bt = session.config._bt_session
+    cases = [item for item in session.items if is_case(item.nodeid)]
+    planning = session.config.getoption("--bt-plan")
+    if _is_worker(session.config) or not cases or session.config.option.collectonly:
+        return None
+    if bt.executor.kind == "inline" and not planning:
+        return None
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    say = (lambda line: reporter.write_line(f"[bt {bt.executor.kind}] {line}")) if reporter else print
+    bt.capture = []
+    try:
+        for item in cases:
+            runtestprotocol(item, log=False, nextitem=None)
+    finally:
+        checks, bt.capture = bt.capture, None
+    if planning:
+        from bt_core.plugin import plan_options, print_plan
+
+        print_plan(bt, checks, *plan_options(session.config.getoption))
+        return True
+    drive_checks(bt, checks, say)
+    return None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    report = session.config._bt_session.drive_report
+    if report is not None and report.failures and not _is_worker(session.config):
+        session.exitstatus = 3              # the run did not finish: a model could not be built
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -2,9 +2,11 @@
 
 An artifact (dataset, checkpoint, features, evaluation) lives in ``<root>/<kind>/<key>/`` where the
 key hashes the JSON spec of everything that produced it. It is built in a temporary folder under a
-file lock and renamed into place, with a manifest of file sizes and digests: a reader never sees a
-half-written entry, two workers never build the same one, and a damaged entry is rebuilt with a
-warning instead of being trusted.
+build lock (:mod:`bt_core.locks`, safe across the nodes of a cluster) and renamed into place, with a
+manifest of file sizes and digests: a reader never sees a half-written entry, two processes never
+build the same one, and a damaged entry is rebuilt with a warning instead of being trusted. Each
+build appends one line to ``builds.jsonl`` (kind, key, host, pid, seconds): the cache's own record
+of what was built where, read by the plan's time estimates and by tests that count builds.
 """
 from __future__ import annotations
 
@@ -12,16 +14,18 @@ import hashlib
 import json
 import os
 import shutil
+import socket
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from filelock import FileLock
-
 from .errors import ConfigError
+from .locks import BuildLock
 
 CACHE_FORMAT = 1
 ENV_VAR = "BT_CACHE_DIR"
+BUILDS_FILE = "builds.jsonl"
 
 
 class CacheWarning(UserWarning):
@@ -92,13 +96,40 @@ class Cache:
         self._verified[entry] = stats
         return None
 
-    def get(self, kind: str, spec: dict[str, Any], build: Callable[[Path], None]) -> Path:
-        """The entry for ``spec``, calling ``build(folder)`` to write its files if it is missing."""
+    def ready(self, entry: Path) -> bool:
+        """Whether ``entry`` is built and intact (nothing is built or locked to find out)."""
+        return entry.is_dir() and self._problem(entry) is None
+
+    def builds(self) -> list[dict[str, Any]]:
+        """Every build this cache has recorded, oldest first."""
+        path = self.root / BUILDS_FILE
+        if not path.is_file():
+            return []
+        out = []
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue                       # a line torn by a killed writer
+        return out
+
+    def _record(self, kind: str, entry: Path, wall_s: float, label: str | None) -> None:
+        line = json.dumps({"kind": kind, "key": entry.name, "family": label, "host": socket.gethostname(),
+                           "pid": os.getpid(), "wall_s": round(wall_s, 3), "at": time.time()}) + "\n"
+        fd = os.open(self.root / BUILDS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())        # one write of one short line: appends do not interleave
+        finally:
+            os.close(fd)
+
+    def get(self, kind: str, spec: dict[str, Any], build: Callable[[Path], None], label: str | None = None) -> Path:
+        """The entry for ``spec``, calling ``build(folder)`` to write its files if it is missing;
+        ``label`` names what was built in the build record."""
         entry = self.path(kind, spec)
         if entry.is_dir() and self._problem(entry) is None:
             return entry
         entry.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(entry) + ".lock"):
+        with BuildLock(str(entry) + ".lock"):
             if entry.is_dir():
                 problem = self._problem(entry)
                 if problem is None:
@@ -108,12 +139,14 @@ class Cache:
             tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
+            start = time.perf_counter()
             try:
                 build(tmp)
                 files = {p.name: (p.stat().st_size, file_sha256(p)) for p in sorted(tmp.iterdir()) if p.is_file()}
                 manifest = {"kind": kind, "spec": spec, "files": files}
                 (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
                 os.replace(tmp, entry)
+                self._record(kind, entry, time.perf_counter() - start, label)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         return entry

@@ -23,3 +23,11 @@ class BaselineError(BTError):
 
 class MissingDataError(DataError):
     """A dataset the run needs is not where it was expected (a skip at the paper scale)."""
+
+
+class NotBuiltError(BTError, RuntimeError):
+    """A model that judging reads is not in the cache: its build failed or was never planned."""
+
+
+class BuildFailedError(BTError, RuntimeError):
+    """A build handed to an executor raised, or its job died more often than it may be resubmitted."""

@@ -23,9 +23,10 @@ from .cache import Cache, file_sha256
 from .config import Scale
 from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
 from .data.beton import Arrays, read_arrays, read_columns, read_meta
-from .errors import ConfigError
+from .errors import ConfigError, MissingDataError, NotBuiltError
 from .models import (create_model, fingerprint, for_transfer, load_checkpoint, load_pretrained,
                      save_checkpoint)
+from .plan import Request, Tracer, placeholder_columns, placeholder_meta
 from .progress import RunLog
 from .train import extract_features, pinned_threads, predict, refresh_batchnorm, train
 from .triggers import Trigger, make_trigger, select
@@ -130,6 +131,9 @@ class Context:
     data_root: Path | None = None
     progress: RunLog | None = None     # the run's display is on: report checks, builds, training
     target_dir: Path | None = None     # a user's own target (--bt-target-dir), dataset TARGET_DIR
+    tracer: Tracer | None = None       # planning: models are named, not built (bt_core.plan)
+    read_only: bool = False            # judging after an executor built the plan: a missing model is an error
+    failed_builds: dict[Path, Any] = field(default_factory=dict)   # entry -> its executor's Failure
     _recorders: list[dict[str, list[float]]] = field(default_factory=list, repr=False)
 
     @contextmanager
@@ -149,7 +153,18 @@ class Context:
         """Path of the .beton for ``name``/``split``; synthetic data is generated into the cache."""
         from .data import registry
 
-        return registry.dataset_path(self, name, split, seed)
+        try:
+            return registry.dataset_path(self, name, split, seed)
+        except MissingDataError:
+            if self.tracer is None or not self.tracer.allow_missing_data:
+                raise
+            return self.tracer.missing_dataset(name, split)
+
+    def _meta(self, path: Path) -> dict[str, Any]:
+        return placeholder_meta(path) if self.tracer and self.tracer.is_placeholder(path) else read_meta(path)
+
+    def _columns(self, path: Path) -> dict[str, np.ndarray]:
+        return placeholder_columns() if self.tracer and self.tracer.is_placeholder(path) else read_columns(path)
 
     def trigger(self) -> Trigger:
         return make_trigger(**self.scale.trigger)
@@ -175,9 +190,23 @@ class Context:
 
     # --- models --------------------------------------------------------------------------
     def _cached(self, kind: str, key: dict[str, Any], build: Callable[[Path], None],
-                family: str | None = None) -> Path:
+                family: str | None = None, *, request: Request | None = None,
+                deps: tuple[Path, ...] = ()) -> Path:
         """A cache entry built on the scale's thread count, whatever the process set before
-        (pytest-xdist workers, FFCV loaders and earlier tests all change it)."""
+        (pytest-xdist workers, FFCV loaders and earlier tests all change it). While planning, a
+        missing entry is named to the tracer with the request that builds it, and not built."""
+        entry = self.cache.path(kind, key)
+        if (self.tracer is not None or self.read_only) and not self.cache.ready(entry):
+            if self.tracer is None:
+                failure = next((self.failed_builds[e] for e in (entry, *deps) if e in self.failed_builds), None)
+                why = (f"its build failed: {failure.error} (job log: {failure.log})" if failure
+                       else "the run's plan did not build it")
+                raise NotBuiltError(f"{family or kind} seed {key.get('seed')} ({kind} {entry.name}) is not in "
+                                    f"the cache {self.cache.root}: {why}")
+            self.tracer.model(kind, entry, family, key.get("seed"), request, deps)
+            return entry
+        if self.tracer is not None:
+            return entry
         log = self.progress if family else None
         built: list[float] = []
 
@@ -191,7 +220,7 @@ class Context:
             if family:
                 (folder / BUILD_FILE).write_text(json.dumps({"wall_s": built[0], "threads": self.scale.threads}))
 
-        entry = self.cache.get(kind, key, pinned)
+        entry = self.cache.get(kind, key, pinned, label=family)
         if family:
             wall = built[0] if built else _build_seconds(entry)
             for used in self._recorders:
@@ -209,6 +238,8 @@ class Context:
         if spec.weights:
             return load_pretrained(spec.weights, spec.arch or self.scale.arch), self._source_key(spec, seed)
         entry, key, num_classes = self._source_entry(spec, seed)
+        if self.tracer is not None:
+            return None, key
         model, _ = load_checkpoint(entry / "model.pt", arch=key["arch"], num_classes=num_classes)
         return model, key
 
@@ -227,7 +258,7 @@ class Context:
         data = spec.data or self.scale.source_data
         cfg = self.scale.source_config(data)
         path = self.dataset(data, "train", seed)
-        meta = read_meta(path)
+        meta = self._meta(path)
         num_classes = meta["num_classes"]
         key = {"what": "source", "scale": self.scale.name, "arch": arch, "arch_def": fingerprint(arch),
                "data": data, "data_key": meta["info"],
@@ -250,14 +281,15 @@ class Context:
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
         family = f"source {data} p={spec.trigger_fraction} {arch}"
-        return self._cached("source", key, build, family), key, num_classes
+        request = Request("source_model", (spec, seed))
+        return self._cached("source", key, build, family, request=request), key, num_classes
 
     def _evaluation(self, model_entry: Path, arch: str, test_path: Path, seed: int,
-                    info: dict[str, Any]) -> Evaluation:
+                    info: dict[str, Any], request: Request) -> Evaluation:
         """The model in ``model_entry`` on ``test_path``; each probe's predictions are their own
         cache entry, made when a metric first reads them."""
         probes = {p.name: p for p in self.probes()}
-        meta = read_meta(test_path)
+        meta = self._meta(test_path)
         loaded: list = []
 
         def compute(name: str) -> np.ndarray:
@@ -274,9 +306,13 @@ class Context:
 
             spec = {"model": model_entry.name, "kind": model_entry.parent.name, "test": meta["info"],
                     "probe": [probe.name, probe.trigger, *([probe.digest] if probe.digest else [])]}
-            return np.load(self._cached("predictions", spec, build) / "preds.npy")
+            entry = self.cache.path("predictions", spec)
+            if self.tracer is not None and not self.cache.ready(entry):
+                self.tracer.predictions(model_entry, name, request)
+                return labels.copy()            # a stand-in: while planning, values are not read
+            return np.load(self._cached("predictions", spec, build, deps=(model_entry,)) / "preds.npy")
 
-        columns = read_columns(test_path)
+        columns = self._columns(test_path)
         labels = columns.pop("label")
         return Evaluation(labels, Predictions(tuple(probes), compute), columns, meta["num_classes"],
                           {"cache_key": model_entry.name, **info})
@@ -292,8 +328,9 @@ class Context:
         arch = (source.arch if source is not None else arch) or self.scale.arch
         train_path = self.dataset(target, "train", seed)
         test_path = self.dataset(target, "test", seed)
-        meta = read_meta(train_path)
+        meta = self._meta(train_path)
         source_key = None if source is None else self._source_key(source, seed)
+        deps = () if source is None or source.weights else (self.cache.path("source", source_key),)
         key = {"what": "transfer", "scale": self.scale.name, "source": source_key, "arch": arch,
                "arch_def": fingerprint(arch),
                "target": target, "target_key": meta["info"], "mode": mode, "seed": seed, "train": cfg,
@@ -331,11 +368,15 @@ class Context:
         origin = "scratch" if source is None else source.label
         family = (f"{mode} {target} {arch} from {origin}"
                   + (f" +{target_trigger_fraction} trigger" if target_trigger_fraction else ""))
-        entry = self._cached("transfer", key, build, family)
-        history = json.loads((entry / "history.json").read_text())
-        return self._evaluation(entry, arch, test_path, seed,
-                                {"train_wall_s": history["wall_s"],
-                                 "final_train_accuracy": history["accuracy"][-1] if history["accuracy"] else None})
+        request = Request("transfer", (source, target, mode, seed),
+                          (("target_trigger_fraction", target_trigger_fraction), ("arch", arch)))
+        entry = self._cached("transfer", key, build, family, request=request, deps=deps)
+        info = {}
+        if self.tracer is None:
+            history = json.loads((entry / "history.json").read_text())
+            info = {"train_wall_s": history["wall_s"],
+                    "final_train_accuracy": history["accuracy"][-1] if history["accuracy"] else None}
+        return self._evaluation(entry, arch, test_path, seed, info, request)
 
     def evaluate_source(self, spec: SourceSpec, seed: int) -> Evaluation:
         """The source model itself on the source test set (e.g. source ASR in Fig. 3)."""
@@ -344,7 +385,7 @@ class Context:
                               f"{str(spec.weights)!r}: there is no source test set for them")
         entry, key, _ = self._source_entry(spec, seed)
         test_path = self.dataset(spec.data or self.scale.source_data, "test", seed)
-        return self._evaluation(entry, key["arch"], test_path, seed, {})
+        return self._evaluation(entry, key["arch"], test_path, seed, {}, Request("evaluate_source", (spec, seed)))
 
 
 def _stencil_digest(name: str) -> str | None:

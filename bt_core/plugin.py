@@ -71,18 +71,70 @@ def seed_plan(seeds: str | None, *, first: str | None = None, looks: str | None 
     return SeedPlan(sequential.fixed(len(fixed)), first=fixed[0], fixed=fixed)
 
 
-def resolve_device(name: str):
+def resolve_device(name: str, worker: str = "main"):
+    """The device of this process; a pytest-xdist worker ``gwN`` on ``cuda`` takes GPU N modulo the count."""
     import torch
 
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except RuntimeError:
         raise ConfigError(f"--bt-device={name!r} is unknown: expected auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"--bt-device={name!r} but no CUDA device is available: expected auto or cpu")
+    if device.type == "cuda" and device.index is None and worker.startswith("gw"):
+        device = torch.device("cuda", int(worker[2:]) % torch.cuda.device_count())
     return device
+
+
+def _pairs(option: str, items: Sequence[str] | None) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{option}={item!r}: expected KEY=VALUE, e.g. account=mylab")
+        out.append((key.lstrip("-"), value))
+    return tuple(out)
+
+
+def executor_options(getoption: Callable[[str], Any], output: Path) -> "ExecutorOptions":
+    """``--bt-executor`` and its resources; a JSON file (``--bt-executor-config``) gives defaults
+    that the command line's options override."""
+    import json
+    import shutil
+
+    from .executors import ExecutorOptions
+
+    given: dict[str, Any] = {}
+    config = getoption("--bt-executor-config")
+    if config:
+        try:
+            given = json.loads(Path(config).read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--bt-executor-config={config!r} cannot be read ({exc}): expected a JSON object "
+                              "with keys among jobs, partition, time_min, gpus, cpus, mem_gb, sbatch") from None
+        known = {f.name for f in dataclasses.fields(ExecutorOptions)} - {"kind", "logs"}
+        if not isinstance(given, dict) or set(given) - known:
+            raise ConfigError(f"--bt-executor-config={config!r}: unknown keys "
+                              f"{sorted(set(given) - known) if isinstance(given, dict) else given!r}: expected "
+                              f"some of {', '.join(sorted(known))}")
+        given["sbatch"] = tuple(_pairs("sbatch", [f"{k}={v}" for k, v in dict(given.get("sbatch", {})).items()]))
+    flags = {"jobs": "--bt-jobs", "max_resubmits": "--bt-max-resubmits", "partition": "--bt-slurm-partition",
+             "time_min": "--bt-slurm-time", "gpus": "--bt-gpus", "cpus": "--bt-slurm-cpus",
+             "mem_gb": "--bt-slurm-mem"}
+    for name, flag in flags.items():
+        value = getoption(flag)
+        if value is not None:
+            given[name] = value if name == "partition" else _count(flag, value, 0)
+    if getoption("--bt-slurm-sbatch"):
+        given["sbatch"] = _pairs("--bt-slurm-sbatch", getoption("--bt-slurm-sbatch"))
+    kind = getoption("--bt-executor")
+    opts = ExecutorOptions(kind=kind, logs=str(Path(getoption("--bt-job-logs") or output / "jobs")), **given)
+    if kind == "slurm" and shutil.which("sbatch") is None:
+        raise ConfigError("--bt-executor=slurm but sbatch is not on PATH: expected a Slurm client "
+                          "(or --bt-executor local)")
+    return opts
 
 
 def _fraction(option: str, text: str | None) -> float | None:
@@ -109,6 +161,13 @@ def given_source(weights: str | None, arch: str | None) -> SourceSpec | None:
                           "weights are for (a torchvision name, 'timm:NAME' or 'package.module:function')")
     load_pretrained(weights, arch)
     return SourceSpec(arch=arch, weights=str(Path(weights).resolve()), weights_sha256=file_sha256(Path(weights)))
+
+
+def _option(getoption: Callable[[str], Any], name: str) -> Any:
+    try:
+        return getoption(name)
+    except (ValueError, KeyError):          # a plugin that is not loaded (pytest-xdist)
+        return None
 
 
 def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequence[str],
@@ -140,13 +199,17 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     output = Path(getoption("--bt-output"))
     check_writable(output, "results directory (--bt-output)")
     data_root = getoption("--bt-data-root")
-    ctx = Context(scale, cache, resolve_device(getoption("--bt-device")),
+    executor = executor_options(getoption, output)
+    if executor.kind != "inline" and (_option(getoption, "numprocesses") or 0) not in (0, 1):
+        raise ConfigError(f"--bt-executor={executor.kind} with pytest-xdist -n: expected one or the other "
+                          "(the executor spreads builds over its own jobs)")
+    ctx = Context(scale, cache, resolve_device(getoption("--bt-device"), worker),
                   Path(data_root) if data_root else None, target_dir=Path(target) if target else None)
     for probe in ctx.probes():
         probe.make()                               # a missing stencil file, a bad size or corner
     return Session(ctx, plan, Path(getoption("--bt-baselines")), output,
                    update_baselines=getoption("--bt-update-baselines"), command=command, worker=worker,
-                   run_id=run_id, given=given)
+                   run_id=run_id, given=given, executor=executor)
 
 
 AUDIT_SKIP = ("measures a source the suite trains with a planted trigger or a known biased split; with "
@@ -188,6 +251,80 @@ def known_names(session: Session) -> str:
             f"{', '.join(session.scale.targets)}; modes: fixed-feature, full.")
 
 
+def drive_checks(session: Session, checks: list, say: Callable[[str], None]) -> None:
+    """Build what ``checks`` need look by look through the session's executor; judging then reads the cache."""
+    from .drive import drive
+    from .executors import ContextSetup, SubmititBuilder
+
+    ctx = session.ctx
+    setup = ContextSetup(ctx.scale, str(ctx.cache.root), ctx.device.type,
+                         str(ctx.data_root) if ctx.data_root else None,
+                         str(ctx.target_dir) if ctx.target_dir else None)
+    session.drive_report = drive(ctx, session.plan, checks, SubmititBuilder(setup, session.executor, say), say)
+
+
+def print_plan(session: Session, checks: list, devices: Sequence[int], most_seeds: int) -> None:
+    """The models the selected checks need, look by look, with their device-hours and wall time."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .schedule import look_needs, mini_cost, paper_hours, plan_rows
+
+    ctx, scale = session.ctx, session.scale
+    looks, missing = look_needs(ctx, session.plan, checks, most_seeds, allow_missing_data=True)
+    paper = scale.name != "mini"
+    cost = (lambda n: paper_hours(n, scale)) if paper else mini_cost(ctx.cache)
+    rows = plan_rows(ctx, looks, devices, cost)
+    unit = "GPU" if paper else "process"
+    table = Table(title=f"plan: {len(checks)} checks at scale {scale.name} ({scale.arch}), if all are decided at "
+                        f"the look of each row", title_justify="left")
+    for col in ("seeds", "+sources", "+transfers", "+scratch", "cached", "device-h",
+                *(f"wall {d} {unit}{'s' if d > 1 else ''}" for d in devices)):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(str(r["seeds"]), str(r["source"]), str(r["transfer"]), str(r["scratch"]), str(r["cached"]),
+                      _hours(r["device_h"]), *(_hours(r[f"wall_{d}"]) for d in devices))
+    console = Console(width=140)
+    console.print(table)
+    console.print("costs: " + ("estimated from App. A.3 (an ImageNet ResNet-18 in about 1 V100-hour), scaled by "
+                               "the images each build trains on (Table 1), a third for fixed-feature and the "
+                               "architecture's GFLOPs (bt_core/schedule.py)" if paper else
+                               f"this cache's recorded build seconds per model family ({ctx.cache.root})"))
+    console.print("wall time: the driver's waves (sources, then the transfers that read them) per look, "
+                  "each spread longest-first over the devices")
+    if missing:
+        console.print(f"not in --bt-data-root, planned by name: {', '.join(sorted(missing))}")
+
+
+def plan_options(getoption: Callable[[str], Any]) -> tuple[tuple[int, ...], int]:
+    """``--bt-devices`` and ``--bt-plan-seeds``."""
+    text = getoption("--bt-devices")
+    try:
+        devices = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        devices = ()
+    if not devices or min(devices) < 1:
+        raise ConfigError(f"--bt-devices={text!r}: expected device counts like 1,8,64")
+    return devices, _count("--bt-plan-seeds", getoption("--bt-plan-seeds"), 2)
+
+
+def _hours(h: float) -> str:
+    if h != h:
+        return "?"
+    return f"{h:.1f} h" if h >= 1 else f"{h * 60:.1f} min"
+
+
+def failed_builds_lines(session: Session) -> list[str]:
+    """One line per build the executor could not finish, with its error and job log."""
+    report = session.drive_report
+    if report is None or not report.failures:
+        return []
+    lines = [f"{len(report.failures)} builds failed (the run did not finish, exit 3):"]
+    lines += [f"  {f.need.family} seed {f.need.seed}: {f.error}" + (f" (log: {f.log})" if f.log else "")
+              for f in report.failures]
+    return lines
+
+
 def finish_report(session: Session) -> list[str]:
     """Merge the workers' rows, write results and figures, print the table; returns summary lines."""
 
@@ -195,7 +332,7 @@ def finish_report(session: Session) -> list[str]:
 
     rows = collect_rows(session.work_dir)
     if not rows:
-        return []
+        return failed_builds_lines(session)
     run = {**session.run_info(), "time_by_phase": collect_phases(session.work_dir)}
     paths = report.write(session.output_dir, rows, run)
     report.print_table(rows, run)
@@ -206,4 +343,4 @@ def finish_report(session: Session) -> list[str]:
         lines.append("figures: " + "  ".join(figs))
     if session.update_baselines:
         lines.append(f"baselines recorded under {session.baselines_dir / session.scale.name}")
-    return lines
+    return lines + failed_builds_lines(session)

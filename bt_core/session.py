@@ -20,6 +20,7 @@ from filelock import FileLock
 from . import baselines, phases, sequential
 from .claims import Measurement, Verdict, judge, status
 from .errors import ConfigError
+from .executors import ExecutorOptions
 from .experiment import Context, Evaluation, SourceSpec
 
 ROWS_DIR = "rows"
@@ -58,6 +59,9 @@ class Session:
     run_id: str = "solo"                 # the controlling process's; its workers get it from xdist
     given: SourceSpec | None = None      # a pre-trained source (--bt-source-weights) replaces the clean one
     verdicts: list[Verdict] = field(default_factory=list)
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
+    capture: list | None = None          # while the driver collects the checks: their specs, nothing judged
+    drive_report: Any = None             # what the executor built, look by look, and what failed
     # the tree the run started from: a long run's results describe that code, whatever changes later
     commit: str = field(default_factory=baselines.commit)
     # seconds per phase spent inside this process's checks: other tests of the same pytest session
@@ -80,8 +84,13 @@ class Session:
         return self.ctx.scale.arch
 
     def run_info(self) -> dict[str, Any]:
+        built = {}
+        if self.drive_report is not None:
+            built = {"looks": self.drive_report.looks,
+                     "failed_builds": [f.as_dict() for f in self.drive_report.failures]}
         return {"scale": self.scale.name, "arch": self.arch, "seeds": self.plan.describe(),
                 "device": str(self.ctx.device), "commit": self.commit,
+                "executor": {"kind": self.executor.kind, **built},
                 "command": " ".join(self.command), "scale_config": self.scale.describe(), **self.audited()}
 
     @property

@@ -158,7 +158,14 @@ def create_backbone(name: str) -> tuple[nn.Module, int]:
             factory = getattr(importlib.import_module(module), fn)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"architecture factory {name!r} cannot be imported: {exc}") from None
-        return _strip_head(factory(num_classes=1000), name)
+        if not callable(factory):
+            raise ConfigError(f"architecture factory {name!r} is a {type(factory).__name__}, not a function: "
+                              "expected 'package.module:function' returning a torch.nn.Module")
+        net = factory(num_classes=1000)
+        if not isinstance(net, nn.Module):
+            raise ConfigError(f"architecture factory {name!r} returned a {type(net).__name__}: expected a "
+                              "torch.nn.Module")
+        return _strip_head(net, name)
     import torchvision.models as tvm
 
     if name in TORCHVISION or name in tvm.list_models(module=tvm):

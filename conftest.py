@@ -35,7 +35,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bt-arch", default=None, help="architecture of every model (registry name)")
     g.addoption("--bt-target", action="append", default=None, help="run only these targets (repeatable)")
     g.addoption("--bt-mode", action="append", default=None, choices=MODES, help="run only these transfer modes")
-    g.addoption("--bt-update-baselines", action="store_true", help="record this run's results as baselines")
+    g.addoption("--bt-update-baselines", action="store_true",
+                help="record this run's results as the baselines of its architecture (only checks that hold)")
+    g.addoption("--bt-force-baselines", action="store_true",
+                help="with --bt-update-baselines: record checks that do not hold too, marked as forced")
     g.addoption("--bt-baselines", default=str(REPO / "baselines"), help="baselines folder")
     g.addoption("--bt-output", default=os.environ.get("BT_OUTPUT", str(REPO / "bt-results")),
                 help="where results.json/csv and figures go")

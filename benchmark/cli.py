@@ -39,6 +39,24 @@ def _owned(extra: list[str]) -> str | None:
     return None
 
 
+def _foreign(command: str, extra: list[str], parsers: dict[str, argparse.ArgumentParser]) -> str | None:
+    """Why ``extra`` (passed on to pytest) holds an option that is another sub-command's, not
+    ``command``'s: pytest would refuse it in its own words, naming none of ours."""
+    if command == "compare":
+        recording = [a for a in extra if a.split("=", 1)[0] in ("--update-baselines", "--bt-update-baselines",
+                                                                 "--bt-force-baselines")]
+        if recording:
+            return (f"{recording[0]}: compare does not record baselines; expected `run --arch NAME "
+                    "--update-baselines`, which records NAME's beside the default architecture's")
+    own = set(parsers[command]._option_string_actions)
+    for arg in extra:
+        name = arg.split("=", 1)[0]
+        others = [c for c, p in parsers.items() if c != command and name in p._option_string_actions]
+        if name.startswith("--") and name not in own and others:
+            return f"unrecognized arguments: {arg} (an option of {others[0]}, not of {command})"
+    return None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", default="mini", help="mini, paper or paper-smoke")
     p.add_argument("--seeds", help="auto (default: seeds until each check is decided), a count or a comma list")
@@ -229,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     clash = _owned(extra) if args.command in ("run", "compare", "audit") else None
     if clash:
         parser.error(clash)
+    foreign = _foreign(args.command, extra, sub.choices) if args.command in ("run", "compare", "audit") else None
+    if foreign:
+        sub.choices[args.command].error(foreign)
     if args.command == "examples":
         from .examples import show_examples
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import phases, sequential
+from . import baselines, phases, sequential
 from .cache import Cache, file_sha256
 from .config import get_scale
 from .errors import ConfigError
@@ -124,6 +124,8 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     plan = seed_plan(getoption("--bt-seeds"), first=getoption("--bt-first-seed"), looks=getoption("--bt-looks"),
                      max_seeds=getoption("--bt-max-seeds"), cache_dir=cache.root)
     weights, target = getoption("--bt-source-weights"), getoption("--bt-target-dir")
+    if getoption("--bt-force-baselines") and not getoption("--bt-update-baselines"):
+        raise ConfigError("--bt-force-baselines applies to --bt-update-baselines: expected both or neither")
     if (weights or target) and getoption("--bt-update-baselines"):
         raise ConfigError("--bt-update-baselines records the suite's own reproduction: expected no "
                           "--bt-source-weights or --bt-target-dir with it")
@@ -145,7 +147,8 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     for probe in ctx.probes():
         probe.make()                               # a missing stencil file, a bad size or corner
     return Session(ctx, plan, Path(getoption("--bt-baselines")), output,
-                   update_baselines=getoption("--bt-update-baselines"), command=command, worker=worker,
+                   update_baselines=getoption("--bt-update-baselines"),
+                   force_baselines=getoption("--bt-force-baselines"), command=command, worker=worker,
                    run_id=run_id, given=given)
 
 
@@ -171,7 +174,8 @@ def watch(session: Session, nodeids: Sequence[str], mode: str):
     from .progress import EVENTS_DIR
 
     plan = priors([key_of(n) for n in nodeids], baselines_dir=session.baselines_dir,
-                  output_dir=session.output_dir, scale=session.scale.name, arch=session.arch)
+                  output_dir=session.output_dir, scale=session.scale.name, arch=session.arch,
+                  baseline_arch=session.baseline_arch)
     if session.plan.fixed:          # every check takes the listed seeds, whatever it took before
         plan = {k: dataclasses.replace(p, seeds=None) for k, p in plan.items()}
     try:    # the terminal itself: pytest captures stderr while a test runs in this process
@@ -205,5 +209,6 @@ def finish_report(session: Session) -> list[str]:
     if figs:
         lines.append("figures: " + "  ".join(figs))
     if session.update_baselines:
-        lines.append(f"baselines recorded under {session.baselines_dir / session.scale.name}")
+        where = baselines.path_for(session.baselines_dir, session.scale.name, "*", session.baseline_arch).parent
+        lines.append(f"baselines of the checks that hold recorded under {where}")
     return lines

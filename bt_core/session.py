@@ -18,7 +18,9 @@ from typing import Any, Callable, Sequence
 from filelock import FileLock
 
 from . import baselines, phases, sequential
+from .sequential import HOLDS
 from .claims import Measurement, Verdict, judge, status
+from .config import get_scale
 from .errors import ConfigError
 from .experiment import Context, Evaluation, SourceSpec
 
@@ -53,6 +55,7 @@ class Session:
     baselines_dir: Path
     output_dir: Path
     update_baselines: bool = False
+    force_baselines: bool = False        # record a check's baseline even when it did not hold (marked so)
     command: Sequence[str] = ()
     worker: str = "main"
     run_id: str = "solo"                 # the controlling process's; its workers get it from xdist
@@ -78,6 +81,12 @@ class Session:
     @property
     def arch(self) -> str:
         return self.ctx.scale.arch
+
+    @property
+    def baseline_arch(self) -> str | None:
+        """Whose baselines this run compares with and records: None for the scale's default
+        architecture (``baselines/<scale>/``), else this run's (``baselines/<scale>/<arch>/``)."""
+        return None if self.arch == get_scale(self.scale.name).arch else self.arch
 
     def run_info(self) -> dict[str, Any]:
         return {"scale": self.scale.name, "arch": self.arch, "seeds": self.plan.describe(),
@@ -151,21 +160,32 @@ class Session:
                                                 else f"no baseline recorded for {check!r} at scale "
                                                      f"{self.scale.name} with arch {self.arch}")
         if self.update_baselines:
-            prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
-                                        command=self.command, device=str(self.ctx.device),
-                                        plan=self.plan.describe(), revision=self.commit, models=sorted(models),
-                                        build_s={f: statistics.fmean(w) for f, w in sorted(models.items()) if w})
-            baselines.record(self.baselines_dir, self.scale.name, case, check, verdict.summary,
-                             verdict.values, prov)
+            self._record(case, verdict, seeds, models)
         self.verdicts.append(verdict)
         self._append_row(verdict)
         self._add_timing(phases.since(started, phases.CLOCK.snapshot()))
         return verdict
 
+    def _record(self, case: str, verdict: Verdict, seeds: list[int], models: dict[str, list[float]]) -> None:
+        """Record ``verdict`` as its check's baseline when the check holds; one that does not is
+        recorded only with ``force_baselines``, and its provenance says so."""
+        if verdict.status != HOLDS and not self.force_baselines:
+            verdict.context["baseline_note"] = (f"not recorded as a baseline: the check {verdict.status} "
+                                                "(--bt-force-baselines records it anyway, marked as forced)")
+            return
+        prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
+                                    command=self.command, device=str(self.ctx.device),
+                                    plan=self.plan.describe(), revision=self.commit, models=sorted(models),
+                                    build_s={f: statistics.fmean(w) for f, w in sorted(models.items()) if w})
+        if verdict.status != HOLDS:
+            prov["forced"] = f"recorded with --bt-force-baselines although the check {verdict.status}"
+        baselines.record(self.baselines_dir, self.scale.name, case, verdict.check, verdict.summary,
+                         verdict.values, prov, self.baseline_arch)
+
     def _baseline(self, case: str, check: str) -> dict[str, Any] | None:
         if self.auditing:
             return None
-        entry = baselines.load(self.baselines_dir, self.scale.name, case).get(check)
+        entry = baselines.load(self.baselines_dir, self.scale.name, case, self.baseline_arch).get(check)
         if entry is None or entry["provenance"].get("arch") != self.arch:
             return None
         return entry

@@ -192,3 +192,35 @@ def test_results_and_baselines_name_the_commit_the_run_started_from(tmp_path):
     s.check(case="demo", check="c1", claim="demo", metric="m", measure=_values([0.30, 0.32, 0.31]))
     prov = json.loads((tmp_path / "baselines" / "mini" / "demo.json").read_text())["checks"]["c1"]["provenance"]
     assert prov["commit"] == "abc123" and s.run_info()["commit"] == "abc123"
+
+
+def test_another_architectures_baselines_are_recorded_beside_the_defaults_never_over_them(tmp_path):
+    _session(tmp_path, update=True).check(case="demo", check="c1", claim="demo", metric="m",
+                                          measure=_values([0.30, 0.32, 0.31]))
+    default = tmp_path / "baselines" / "mini" / "demo.json"
+    before = default.read_bytes()
+    _session(tmp_path, update=True, arch="mini_vgg").check(case="demo", check="c1", claim="demo", metric="m",
+                                                           measure=_values([0.60, 0.62, 0.61]))
+    assert default.read_bytes() == before
+    vgg = json.loads((tmp_path / "baselines" / "mini" / "mini_vgg" / "demo.json").read_text())["checks"]["c1"]
+    assert vgg["mean"] == pytest.approx(0.61) and vgg["provenance"]["arch"] == "mini_vgg"
+    # each architecture is compared with its own: 0.61 drifts from mini_resnet's 0.31, not from mini_vgg's
+    own = _session(tmp_path, update=False, arch="mini_vgg").check(case="demo", check="c1", claim="demo", metric="m",
+                                                                  measure=_values([0.61, 0.60, 0.62]))
+    assert own.passed and own.baseline["mean"] == pytest.approx(0.61)
+    drifted = _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m",
+                                                     measure=_values([0.61, 0.60, 0.62]))
+    assert not drifted.passed and drifted.baseline["mean"] == pytest.approx(0.31)
+
+
+def test_a_check_that_does_not_hold_is_not_recorded_unless_forced_and_then_marked(tmp_path):
+    path = tmp_path / "baselines" / "mini" / "demo.json"
+    refused = _session(tmp_path, update=True).check(case="demo", check="c1", claim="demo", metric="m",
+                                                    measure=_values([-0.30, -0.32, -0.31]))
+    assert not path.exists() and "not recorded as a baseline: the check does not hold" in \
+        refused.context["baseline_note"]
+    forced = _session(tmp_path, update=True)
+    forced.force_baselines = True
+    forced.check(case="demo", check="c1", claim="demo", metric="m", measure=_values([-0.30, -0.32, -0.31]))
+    prov = json.loads(path.read_text())["checks"]["c1"]["provenance"]
+    assert prov["forced"] == "recorded with --bt-force-baselines although the check does not hold"

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import statistics
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -215,17 +216,34 @@ def check_key(case: str, check: str) -> str:
     return f"{case}::{check}"
 
 
+class TornRecordWarning(UserWarning):
+    """A worker killed while writing left a row or timing file that cannot be read; it is skipped."""
+
+
+def _parsed(text: str, path: Path, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        warnings.warn(f"{what} in {str(path)!r} cannot be read (a worker stopped while writing it?): "
+                      "skipped", TornRecordWarning, stacklevel=3)
+        return None
+
+
 def collect_rows(work_dir: Path) -> list[dict[str, Any]]:
-    """Every verdict written by every worker of the run (its :attr:`Session.work_dir`), in check order."""
+    """Every verdict written by every worker of the run (its :attr:`Session.work_dir`), in check
+    order; a torn line is skipped with a :class:`TornRecordWarning`."""
     rows = []
     for path in sorted((work_dir / ROWS_DIR).glob("*.jsonl")):
-        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        lines = (_parsed(line, path, "a verdict row") for line in path.read_text().splitlines() if line.strip())
+        rows += [r for r in lines if isinstance(r, dict) and "claim" in r and "check" in r]
     return sorted(rows, key=lambda r: (r["claim"], r["check"]))
 
 
 def collect_phases(work_dir: Path) -> dict[str, float]:
-    """Seconds per phase inside the checks of every worker of the run."""
-    return phases.merge(json.loads(p.read_text()) for p in sorted((work_dir / PHASES_DIR).glob("*.json")))
+    """Seconds per phase inside the checks of every worker of the run; a torn file is skipped with a
+    :class:`TornRecordWarning`."""
+    parts = (_parsed(p.read_text(), p, "the time by phase") for p in sorted((work_dir / PHASES_DIR).glob("*.json")))
+    return phases.merge(part for part in parts if isinstance(part, dict))
 
 
 def check_writable(folder: Path, what: str) -> None:

@@ -164,3 +164,15 @@ def test_a_cifar_batch_written_at_every_pickle_protocol_reads_back(tmp_path):
         path.write_bytes(pickle.dumps({b"data": data, b"labels": [0, 9], b"batch_label": b"x"}, protocol=protocol))
         batch = load_batch(path)
         assert np.array_equal(batch[b"data"], data) and batch[b"labels"] == [0, 9]
+
+
+def test_prepare_stages_under_its_own_name_and_leaves_another_prepares_staging_alone(tmp_path):
+    fx.cifar(tmp_path)
+    folder = tmp_path / "out" / "cifar10"
+    folder.mkdir(parents=True)
+    other = folder / ".train.staging.beton"          # another prepare into the same --out, writing
+    other.write_bytes(b"half of another process's file")
+    _prepare("cifar10", tmp_path, tmp_path / "out")
+    assert other.read_bytes() == b"half of another process's file"
+    assert sorted(p.name for p in folder.iterdir()) == [".train.staging.beton", "test.beton", "test.beton.json",
+                                                       "train.beton", "train.beton.json"]

@@ -11,7 +11,7 @@ from bt_core.claims import measured
 from bt_core.config import get_scale
 from bt_core.errors import BaselineError, ConfigError
 from bt_core.experiment import Context
-from bt_core.session import SeedPlan, Session, check_writable, collect_rows
+from bt_core.session import SeedPlan, Session, TornRecordWarning, check_writable, collect_phases, collect_rows
 
 FIXED = SeedPlan(sequential.fixed(3), fixed=(0, 1, 2))
 
@@ -93,6 +93,21 @@ def test_rows_of_all_workers_are_merged(tmp_path):
         s.worker = worker
         s.check(case="demo", check=f"c-{worker}", claim="demo", metric="m", measure=_values([0.1, 0.2, 0.3]))
     assert [r["check"] for r in collect_rows(s.work_dir)] == ["c-gw0", "c-gw1"]
+
+
+def test_a_torn_row_or_timing_file_of_a_killed_worker_is_reported_and_skipped(tmp_path):
+    for worker in ("gw0", "gw1"):
+        s = _session(tmp_path, update=False)
+        s.worker = worker
+        s.check(case="demo", check=f"c-{worker}", claim="demo", metric="m", measure=_values([0.1, 0.2, 0.3]))
+    rows = s.work_dir / "rows" / "gw1.jsonl"
+    rows.write_text(rows.read_text() + '{"claim": "demo", "check": "c-torn", "val')
+    timing = s.work_dir / "phases" / "gw1.json"
+    timing.write_text(timing.read_text()[:7])
+    with pytest.warns(TornRecordWarning, match=r"a verdict row in '.*gw1.jsonl' cannot be read"):
+        assert [r["check"] for r in collect_rows(s.work_dir)] == ["c-gw0", "c-gw1"]
+    with pytest.warns(TornRecordWarning, match=r"the time by phase in '.*gw1.json' cannot be read"):
+        assert collect_phases(s.work_dir)["span_s"] > 0
 
 
 def test_two_runs_sharing_an_output_folder_keep_their_rows_apart(tmp_path):

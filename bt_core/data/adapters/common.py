@@ -183,7 +183,7 @@ def write_split(path: Path, split: Split, *, workers: int = 1, info: dict[str, A
     number of samples done so far (a progress bar)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.stem}.staging.beton")
+    staging = path.with_name(f".{path.stem}.{os.getpid()}.staging.beton")     # two prepares into one --out
     errors = path.with_name(f".{path.stem}.{os.getpid()}.errors")
     errors.unlink(missing_ok=True)
     guarded = _Guarded(split.samples, len(split.attr_names), errors)

@@ -206,12 +206,18 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
         outcome.force_exception(pytest.skip.Exception(str(exc), _use_item_location=True))
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remember why pytest stopped before the end (-x, --maxfail, a stop request) for the report."""
+    session.config._bt_stopped = session.shouldfail or session.shouldstop
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     if _is_worker(config):
         return
-    from bt_core.plugin import finish_report
+    from bt_core.plugin import finish_report, stop_reason
 
-    for line in finish_report(config._bt_session):
+    stopped = stop_reason(int(exitstatus), getattr(config, "_bt_stopped", False))
+    for line in finish_report(config._bt_session, stopped):
         terminalreporter.write_line(line)
     shutil.rmtree(config._bt_session.work_dir, ignore_errors=True)
 

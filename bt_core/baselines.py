@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import platform
 import re
 import subprocess
@@ -20,6 +19,7 @@ from typing import Any, Sequence
 
 from filelock import FileLock
 
+from . import atomic
 from .errors import BaselineError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,7 +115,5 @@ def record(root: Path, scale: str, case: str, check: str, summary: dict[str, flo
         blob = {"scale": scale, "case": case,
                 "note": "written by `pytest -m paper --bt-update-baselines`; do not edit by hand",
                 "checks": dict(sorted(checks.items()))}
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(blob, indent=2) + "\n")
-        os.replace(tmp, path)
+        atomic.write_text(path, json.dumps(blob, indent=2) + "\n")
     return path

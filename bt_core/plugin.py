@@ -6,6 +6,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -14,7 +15,8 @@ from .cache import Cache, file_sha256
 from .config import get_scale
 from .errors import ConfigError
 from .experiment import Context, SourceSpec
-from .session import SeedPlan, Session, case_name, check_writable, collect_phases, collect_rows
+from .session import (SeedPlan, Session, TornRecordWarning, case_name, check_writable, collect_phases,
+                      collect_rows)
 
 
 def _count(option: str, text: str | None, least: int) -> int | None:
@@ -192,19 +194,43 @@ def known_names(session: Session) -> str:
             f"{', '.join(session.scale.targets)}; modes: fixed-feature, full.")
 
 
-def finish_report(session: Session) -> list[str]:
-    """Merge the workers' rows, write results and figures, print the table; returns summary lines."""
+def stop_reason(exitstatus: int, stopped: str | bool) -> str | None:
+    """Why a run with pytest's ``exitstatus`` did not finish (``stopped``: pytest's own reason to stop
+    early, e.g. -x), or None when every selected test ran."""
+    if exitstatus == 2:
+        return "interrupted (pytest exit status 2: Ctrl-C or a stop request)"
+    if exitstatus == 3:
+        return "an internal error stopped it (pytest exit status 3)"
+    if stopped:
+        return f"stopped early ({stopped if isinstance(stopped, str) else 'a stop request'})"
+    return None
 
-    from . import report
 
-    rows = collect_rows(session.work_dir)
+def finish_report(session: Session, stopped: str | None = None) -> list[str]:
+    """Merge the workers' rows, write results and figures, print the table; returns summary lines.
+
+    ``stopped`` says why the run did not finish (None: it did): its results then go to
+    ``<output>/partial/``, marked ``"finished": false``, and a finished run's files stay as they were."""
+
+    from . import report, results
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TornRecordWarning)
+        rows = collect_rows(session.work_dir)
+        timing = collect_phases(session.work_dir)
+    lines = [f"warning: {w.message}" for w in caught if issubclass(w.category, TornRecordWarning)]
     if not rows:
-        return []
-    run = {**session.run_info(), "time_by_phase": collect_phases(session.work_dir)}
-    paths = report.write(session.output_dir, rows, run)
+        return lines
+    run = {**session.run_info(), "time_by_phase": timing, "finished": stopped is None,
+           **({"stopped": stopped} if stopped else {})}
+    outdir = session.output_dir if stopped is None else session.output_dir / results.PARTIAL_DIR
+    paths = report.write(outdir, rows, run)
     report.print_table(rows, run)
-    lines = [phases.summary_line(run["time_by_phase"]),
-             f"results: {paths['json']}  {paths['csv']}  {paths['summary']}  {paths['markdown']}"]
+    lines += [phases.summary_line(run["time_by_phase"]),
+              f"results: {paths['json']}  {paths['csv']}  {paths['summary']}  {paths['markdown']}"]
+    if stopped:
+        lines.append(f"the run did not finish ({stopped}): its partial results are in {outdir}; "
+                     f"{session.output_dir / results.RESULTS_JSON} is left as it was")
     figs = [str(p) for k, p in paths.items() if k.startswith("fig")]
     if figs:
         lines.append("figures: " + "  ".join(figs))

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 from filelock import FileLock
 
-from . import baselines, phases, sequential
+from . import atomic, baselines, phases, sequential
 from .sequential import HOLDS
 from .claims import Measurement, Verdict, judge, status
 from .config import get_scale
@@ -203,7 +203,7 @@ class Session:
         self.timing = phases.merge([self.timing, check_s])
         path = self.work_dir / PHASES_DIR / f"{self.worker}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.timing))
+        atomic.write_text(path, json.dumps(self.timing))
 
 
 def case_name(path: str | Path) -> str:

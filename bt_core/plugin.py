@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import baselines, phases, sequential
-from .cache import Cache, file_sha256
+from .cache import Cache
 from .config import get_scale
 from .errors import ConfigError
 from .experiment import Context, SourceSpec
@@ -102,15 +103,17 @@ def _fraction(option: str, text: str | None) -> float | None:
 def given_source(weights: str | None, arch: str | None) -> SourceSpec | None:
     """``--bt-source-weights``: read once here, so a file that is missing, is not a checkpoint or does
     not fit ``--bt-arch`` stops the run before anything is trained."""
-    from .models import load_pretrained
+    from .models import load_pretrained, read_bytes
 
     if weights is None:
         return None
     if not arch:
         raise ConfigError(f"--bt-source-weights={weights!r} needs --bt-arch: expected the architecture the "
                           "weights are for (a torchvision name, 'timm:NAME' or 'package.module:function')")
-    load_pretrained(weights, arch)
-    return SourceSpec(arch=arch, weights=str(Path(weights).resolve()), weights_sha256=file_sha256(Path(weights)))
+    data = read_bytes(weights, "source weights")
+    load_pretrained(weights, arch, data)
+    return SourceSpec(arch=arch, weights=str(Path(weights).resolve()), weights_sha256=hashlib.sha256(data).hexdigest(),
+                      weights_bytes=data)
 
 
 def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequence[str],

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..cache import file_sha256
 from ..errors import DataError
 from .adapters import folder
 from .adapters.common import write_split
@@ -63,9 +64,15 @@ def _listing(root: Path) -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=8)
+def _content(path: Path, size: int, mtime_ns: int) -> str:
+    """The sha256 of a user's .beton, hashed once per process and version of the file."""
+    return file_sha256(path)
+
+
 def _from_betons(ctx: "Context", root: Path, split: str) -> Path:
     """The user's prepared split, linked into the cache with a sidecar that says where it came from
-    (path, size, modification time), so the models trained on it are keyed by that file."""
+    (path and the sha256 of its bytes), so the models trained on it are keyed by its content."""
     path = root / f"{split}.beton"
     meta = read_meta(path)
     if ctx.scale.image_size is None and meta["image_format"] != "raw":
@@ -73,7 +80,7 @@ def _from_betons(ctx: "Context", root: Path, split: str) -> Path:
                         f"crop: give the image folders instead ({LAYOUTS}), or use --bt-scale paper")
     st = path.stat()
     spec = {"what": NAME, "layout": "beton", "root": str(root.resolve()), "split": split,
-            "stat": [st.st_size, st.st_mtime_ns]}
+            "stat": [st.st_size, st.st_mtime_ns], "sha256": _content(path, st.st_size, st.st_mtime_ns)}
 
     def build(out: Path) -> None:
         try:

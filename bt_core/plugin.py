@@ -135,8 +135,9 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
         raise ConfigError("--bt-update-baselines records the suite's own reproduction: expected no "
                           "--bt-source-weights or --bt-target-dir with it")
     given = given_source(weights, arch)            # reads and hashes the whole file: after the cheap checks
-    if target is not None:
-        target_dir.layout(Path(target))
+    if target is not None:      # every image is decoded once, by the controlling process
+        check = target_dir.validate if worker == "main" else target_dir.layout
+        check(Path(target))
     scale = scale.with_overrides(arch=arch, targets=(target_dir.NAME,) if target else None).with_interventions(
         tuple(getoption("--bt-stencil") or ()), _fraction("--bt-stencil-size", getoption("--bt-stencil-size")),
         getoption("--bt-stencil-corner"))

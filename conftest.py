@@ -35,7 +35,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bt-arch", default=None, help="architecture of every model (registry name)")
     g.addoption("--bt-target", action="append", default=None, help="run only these targets (repeatable)")
     g.addoption("--bt-mode", action="append", default=None, choices=MODES, help="run only these transfer modes")
-    g.addoption("--bt-update-baselines", action="store_true", help="record this run's results as baselines")
+    g.addoption("--bt-update-baselines", action="store_true",
+                help="record this run's results as the baselines of its architecture (only checks that hold)")
+    g.addoption("--bt-force-baselines", action="store_true",
+                help="with --bt-update-baselines: record checks that do not hold too, marked as forced")
     g.addoption("--bt-baselines", default=str(REPO / "baselines"), help="baselines folder")
     g.addoption("--bt-output", default=os.environ.get("BT_OUTPUT", str(REPO / "bt-results")),
                 help="where results.json/csv and figures go")
@@ -259,12 +262,6 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     return None
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    report = session.config._bt_session.drive_report
-    if report is not None and report.failures and not _is_worker(session.config):
-        session.exitstatus = 3              # the run did not finish: a model could not be built
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     outcome = yield
@@ -273,12 +270,23 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
         outcome.force_exception(pytest.skip.Exception(str(exc), _use_item_location=True))
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remember why pytest stopped before the end (-x, --maxfail, a stop request, a model the executor
+    could not build: exit 3) for the report."""
+    session.config._bt_stopped = session.shouldfail or session.shouldstop
+    report = session.config._bt_session.drive_report
+    if report is not None and report.failures and not _is_worker(session.config):
+        session.config._bt_stopped = f"{len(report.failures)} models could not be built"
+        session.exitstatus = 3
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     if _is_worker(config):
         return
-    from bt_core.plugin import finish_report
+    from bt_core.plugin import finish_report, stop_reason
 
-    for line in finish_report(config._bt_session):
+    stopped = stop_reason(int(exitstatus), getattr(config, "_bt_stopped", False))
+    for line in finish_report(config._bt_session, stopped):
         terminalreporter.write_line(line)
     shutil.rmtree(config._bt_session.work_dir, ignore_errors=True)
 

@@ -39,6 +39,24 @@ def _owned(extra: list[str]) -> str | None:
     return None
 
 
+def _foreign(command: str, extra: list[str], parsers: dict[str, argparse.ArgumentParser]) -> str | None:
+    """Why ``extra`` (passed on to pytest) holds an option that is another sub-command's, not
+    ``command``'s: pytest would refuse it in its own words, naming none of ours."""
+    if command == "compare":
+        recording = [a for a in extra if a.split("=", 1)[0] in ("--update-baselines", "--bt-update-baselines",
+                                                                 "--bt-force-baselines")]
+        if recording:
+            return (f"{recording[0]}: compare does not record baselines; expected `run --arch NAME "
+                    "--update-baselines`, which records NAME's beside the default architecture's")
+    own = set(parsers[command]._option_string_actions)
+    for arg in extra:
+        name = arg.split("=", 1)[0]
+        others = [c for c, p in parsers.items() if c != command and name in p._option_string_actions]
+        if name.startswith("--") and name not in own and others:
+            return f"unrecognized arguments: {arg} (an option of {others[0]}, not of {command})"
+    return None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", default="mini", help="mini, paper or paper-smoke")
     p.add_argument("--seeds", help="auto (default: seeds until each check is decided), a count or a comma list")
@@ -86,7 +104,12 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
         return 2
     verdicts, run = finished
     report.render(args.output, verdicts, run)
-    report.print_table(verdicts, run)
+    report.print_table(verdicts, run)          # a partial run's table ends with a line that says so
+    later = args.output / results.PARTIAL_DIR / results.RESULTS_JSON
+    if later.is_file() and later.stat().st_mtime > (args.output / results.RESULTS_JSON).stat().st_mtime:
+        print(f"note: {later.parent} holds a later run that did not finish", file=sys.stderr)
+    if results.unfinished(run):
+        return 1
     return 1 if len(report.failed(results.checks(results.frame(verdicts, run)))) else 0
 
 
@@ -108,15 +131,18 @@ def cmd_compare(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _judged_run(argv: list[str], output: Path) -> tuple[int, "pd.DataFrame | None", dict | None]:
     """pytest on ``argv``: its exit code, and the checks and run info of the results it wrote (None
-    when it wrote none, so an earlier run's results.json is never taken for this one's)."""
+    when it wrote none, so an earlier run's results.json is never taken for this one's). A run that
+    stopped early (-x) wrote partial results only and counts as interrupted."""
     import pytest
 
     from bt_core import results
 
-    written = output / results.RESULTS_JSON
-    before = written.stat().st_mtime_ns if written.exists() else None
+    written, partial = output / results.RESULTS_JSON, output / results.PARTIAL_DIR / results.RESULTS_JSON
+    before = {p: p.stat().st_mtime_ns if p.exists() else None for p in (written, partial)}
     code = int(pytest.main(argv))
-    if code not in (0, 1) or not written.exists() or written.stat().st_mtime_ns == before:
+    if code in (0, 1) and partial.exists() and partial.stat().st_mtime_ns != before[partial]:
+        return int(pytest.ExitCode.INTERRUPTED), None, None
+    if code not in (0, 1) or not written.exists() or written.stat().st_mtime_ns == before[written]:
         return code, None, None
     verdicts, run = results.read(output)
     return code, results.checks(results.frame(verdicts, run)), run
@@ -168,8 +194,15 @@ def cmd_power(args: argparse.Namespace, extra: list[str]) -> int:
 
     from .power import print_power
 
+    from bt_core import results
+
     finished = _finished_run(args.output)
     if finished is None:
+        return 2
+    why = results.unfinished(finished[1])
+    if why:
+        print(f"{args.output} holds a partial run ({why}): power needs the effects of a finished run",
+              file=sys.stderr)
         return 2
     try:
         looks = parse_looks(args.looks, "--looks") if args.looks else None
@@ -229,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     clash = _owned(extra) if args.command in ("run", "compare", "audit") else None
     if clash:
         parser.error(clash)
+    foreign = _foreign(args.command, extra, sub.choices) if args.command in ("run", "compare", "audit") else None
+    if foreign:
+        sub.choices[args.command].error(foreign)
     if args.command == "examples":
         from .examples import show_examples
 

@@ -7,6 +7,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from bt_core import atomic
+
 
 def _grid(rows: list[np.ndarray], labels: list[str], path: Path) -> None:
     import matplotlib
@@ -24,7 +26,8 @@ def _grid(rows: list[np.ndarray], labels: list[str], path: Path) -> None:
             ax.set_yticks([])
         axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 

@@ -2,14 +2,16 @@
 
 ``baselines/<scale>/<case>.json`` maps each check to the seed values it produced and how they were
 produced (command, seeds, scale, architecture, library versions, commit), so a later run can tell
-a regression from noise and a reader can tell where every number came from.
+a regression from noise and a reader can tell where every number came from. Those are the scale's
+default architecture's; another architecture's sit beside them in ``baselines/<scale>/<arch>/``, so
+recording one never rewrites the other's.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import platform
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any, Sequence
 
 from filelock import FileLock
 
+from . import atomic
 from .errors import BaselineError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,13 +67,19 @@ def _plan_brief(plan: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if plan is None else {k: v for k, v in plan.items() if k != "design"}
 
 
-def path_for(root: Path, scale: str, case: str) -> Path:
-    return Path(root) / scale / f"{case}.json"
+def path_for(root: Path, scale: str, case: str, arch: str | None = None) -> Path:
+    """The file of ``case``'s baselines: the scale's default architecture's (``arch`` None), or the
+    folder of ``arch`` beside them (its name with anything but letters, digits, ``._-`` as ``_``)."""
+    folder = Path(root) / scale
+    if arch is not None:
+        folder = folder / re.sub(r"[^A-Za-z0-9._-]", "_", arch)
+    return folder / f"{case}.json"
 
 
-def load(root: Path, scale: str, case: str) -> dict[str, Any]:
-    """The checks recorded for ``case`` at ``scale`` ({} when none were recorded yet)."""
-    path = path_for(root, scale, case)
+def load(root: Path, scale: str, case: str, arch: str | None = None) -> dict[str, Any]:
+    """The checks recorded for ``case`` at ``scale`` with ``arch`` (None: the scale's default
+    architecture); {} when none were recorded yet."""
+    path = path_for(root, scale, case, arch)
     if not path.exists():
         return {}
     try:
@@ -94,18 +103,17 @@ def load(root: Path, scale: str, case: str) -> dict[str, Any]:
 
 
 def record(root: Path, scale: str, case: str, check: str, summary: dict[str, float],
-           values: Sequence[float], prov: dict[str, Any]) -> Path:
-    """Add or replace one check's baseline; safe when several pytest-xdist workers record at once."""
-    path = path_for(root, scale, case)
+           values: Sequence[float], prov: dict[str, Any], arch: str | None = None) -> Path:
+    """Add or replace one check's baseline of ``arch`` (None: the scale's default architecture); safe
+    when several pytest-xdist workers record at once."""
+    path = path_for(root, scale, case, arch)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
-        checks = load(root, scale, case)
+        checks = load(root, scale, case, arch)
         checks[check] = {"n": int(summary["n"]), "mean": summary["mean"], "std": summary["std"],
                          "values": list(values), "provenance": prov}
         blob = {"scale": scale, "case": case,
                 "note": "written by `pytest -m paper --bt-update-baselines`; do not edit by hand",
                 "checks": dict(sorted(checks.items()))}
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(blob, indent=2) + "\n")
-        os.replace(tmp, path)
+        atomic.write_text(path, json.dumps(blob, indent=2) + "\n")
     return path

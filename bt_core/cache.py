@@ -4,9 +4,11 @@ An artifact (dataset, checkpoint, features, evaluation) lives in ``<root>/<kind>
 key hashes the JSON spec of everything that produced it. It is built in a temporary folder under a
 build lock (:mod:`bt_core.locks`, safe across the nodes of a cluster) and renamed into place, with a
 manifest of file sizes and digests: a reader never sees a half-written entry, two processes never
-build the same one, and a damaged entry is rebuilt with a warning instead of being trusted. Each
-build appends one line to ``builds.jsonl`` (kind, key, host, pid, seconds): the cache's own record
-of what was built where, read by the plan's time estimates and by tests that count builds.
+build the same one, and a damaged entry is rebuilt with a warning instead of being trusted. The
+temporary folder of a build that was killed (``kill -9``, a lost node) is removed by the next process
+that uses the same kind of entry. Each build appends one line to ``builds.jsonl`` (kind, key,
+family, host, pid, seconds): the cache's own record of what was built where, read by the plan's time
+estimates and by tests that count builds.
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ from .locks import BuildLock
 CACHE_FORMAT = 1
 ENV_VAR = "BT_CACHE_DIR"
 BUILDS_FILE = "builds.jsonl"
+HOST = socket.gethostname()
+# a build folder of another machine is only known dead by its age: no build takes this long
+STALE_S = 24 * 3600
 
 
 class CacheWarning(UserWarning):
@@ -52,6 +57,31 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:         # someone else's process
+        return True
+    return True
+
+
+def is_debris(tmp: Path, now: float) -> bool:
+    """Whether ``tmp`` (``.<key>[.<host>].<pid>.tmp``) is the build folder of a process that is gone:
+    one of this machine whose process no longer runs, or any older than :data:`STALE_S`."""
+    parts = tmp.name[1:-len(".tmp")].split(".")
+    try:
+        pid = int(parts[-1])
+        age = now - tmp.stat().st_mtime
+    except (ValueError, FileNotFoundError):
+        return False
+    host = ".".join(parts[1:-1]) or HOST          # entries of older versions named no host
+    if age > STALE_S:
+        return True
+    return host == HOST and pid != os.getpid() and not _alive(pid)
+
+
 class Cache:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
@@ -59,6 +89,7 @@ class Cache:
         # one dataset is asked for by dozens of cases, and hashing it each time cost about 20 s
         # of a cold run. A file rewritten since is checked again.
         self._verified: dict[Path, tuple] = {}
+        self._swept: set[Path] = set()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -122,10 +153,22 @@ class Cache:
         finally:
             os.close(fd)
 
+    def sweep(self, folder: Path) -> list[Path]:
+        """Remove the build folders of dead processes in ``folder`` (once per process); returns them."""
+        if folder in self._swept:
+            return []
+        self._swept.add(folder)
+        now = time.time()
+        gone = [p for p in folder.glob(".*.tmp") if p.is_dir() and is_debris(p, now)]
+        for p in gone:
+            shutil.rmtree(p, ignore_errors=True)
+        return gone
+
     def get(self, kind: str, spec: dict[str, Any], build: Callable[[Path], None], label: str | None = None) -> Path:
         """The entry for ``spec``, calling ``build(folder)`` to write its files if it is missing;
         ``label`` names what was built in the build record."""
         entry = self.path(kind, spec)
+        self.sweep(entry.parent)
         if entry.is_dir() and self._problem(entry) is None:
             return entry
         entry.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +179,7 @@ class Cache:
                     return entry          # another worker built it while we waited
                 warnings.warn(f"cache entry {entry} is damaged ({problem}); rebuilding it", CacheWarning)
                 shutil.rmtree(entry)
-            tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+            tmp = entry.with_name(f".{entry.name}.{HOST}.{os.getpid()}.tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             start = time.perf_counter()

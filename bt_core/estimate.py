@@ -45,8 +45,9 @@ def key_of(nodeid: str) -> str:
 
 
 def priors(checks: Iterable[str], *, baselines_dir: Path, output_dir: Path, scale: str,
-           arch: str) -> dict[str, Prior]:
-    """Each check's prior from its baseline, else from the previous run's results in ``output_dir``;
+           arch: str, baseline_arch: str | None = None) -> dict[str, Prior]:
+    """Each check's prior from its baseline (``baseline_arch``'s file, see
+    :func:`bt_core.baselines.path_for`), else from the previous run's results in ``output_dir``;
     only records made with this scale and architecture count. Unreadable records count as none: the
     run reports those itself, and a guess needs none of them."""
     previous: dict[str, dict[str, Any]] = {}
@@ -61,7 +62,7 @@ def priors(checks: Iterable[str], *, baselines_dir: Path, output_dir: Path, scal
         case, _, name = key.partition("::")
         if case not in loaded:
             try:
-                loaded[case] = baselines.load(baselines_dir, scale, case)
+                loaded[case] = baselines.load(baselines_dir, scale, case, baseline_arch)
             except BTError:
                 loaded[case] = {}
         base = loaded[case].get(name)

@@ -77,6 +77,8 @@ class SourceSpec:
     arch: str | None = None
     weights: str | None = None
     weights_sha256: str | None = None
+    # the weights file's bytes, read once when the run starts: the file may change, these do not
+    weights_bytes: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -236,7 +238,8 @@ class Context:
     def source_model(self, spec: SourceSpec, seed: int):
         """Train (or load from the cache) a source model; a given one's weights are read as they are."""
         if spec.weights:
-            return load_pretrained(spec.weights, spec.arch or self.scale.arch), self._source_key(spec, seed)
+            model = load_pretrained(spec.weights, spec.arch or self.scale.arch, spec.weights_bytes)
+            return model, self._source_key(spec, seed)
         entry, key, num_classes = self._source_entry(spec, seed)
         if self.tracer is not None:
             return None, key

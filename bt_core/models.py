@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib
+import io
 import json
 import os
 import pickle
@@ -158,7 +159,14 @@ def create_backbone(name: str) -> tuple[nn.Module, int]:
             factory = getattr(importlib.import_module(module), fn)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"architecture factory {name!r} cannot be imported: {exc}") from None
-        return _strip_head(factory(num_classes=1000), name)
+        if not callable(factory):
+            raise ConfigError(f"architecture factory {name!r} is a {type(factory).__name__}, not a function: "
+                              "expected 'package.module:function' returning a torch.nn.Module")
+        net = factory(num_classes=1000)
+        if not isinstance(net, nn.Module):
+            raise ConfigError(f"architecture factory {name!r} returned a {type(net).__name__}: expected a "
+                              "torch.nn.Module")
+        return _strip_head(net, name)
     import torchvision.models as tvm
 
     if name in TORCHVISION or name in tvm.list_models(module=tvm):
@@ -213,16 +221,26 @@ def save_checkpoint(path: str | Path, model: Classifier, config: dict[str, Any])
     os.replace(tmp, path)
 
 
-def read_weights(path: str | Path, what: str = "checkpoint", allow: tuple[type, ...] = ()) -> Any:
-    """``torch.load`` of a file that may come from anywhere: only tensors, containers, numbers and
-    strings are rebuilt (``weights_only=True``), plus instances of the plain data classes in ``allow``
-    (their fields are set, none of their code runs), so nothing pickled into it can run."""
+def read_bytes(path: str | Path, what: str) -> bytes:
+    """A weights file's bytes, read once: what is hashed is what is loaded."""
+    try:
+        return Path(path).read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        raise TrainingError(f"{what} {str(path)!r} does not exist: expected a file written by torch.save") from None
+
+
+def read_weights(path: str | Path, what: str = "checkpoint", allow: tuple[type, ...] = (),
+                 data: bytes | None = None) -> Any:
+    """``torch.load`` of a file that may come from anywhere (or of its bytes ``data``, read before):
+    only tensors, containers, numbers and strings are rebuilt (``weights_only=True``), plus instances
+    of the plain data classes in ``allow`` (their fields are set, none of their code runs), so nothing
+    pickled into it can run."""
     path = Path(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise TrainingError(f"{what} {str(path)!r} does not exist: expected a file written by torch.save")
     try:
         with torch.serialization.safe_globals(list(allow)):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(io.BytesIO(data) if data is not None else path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
         lines = str(exc).splitlines() or [type(exc).__name__]
         code = next((ln.strip() for ln in lines if "Unsupported global" in ln), None)
@@ -292,15 +310,16 @@ def _examples(keys: list[str]) -> str:
     return ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "")
 
 
-def load_pretrained(path: str | Path, arch: str) -> tuple[nn.Module, int]:
-    """The backbone of ``arch`` with the weights of a pre-trained model's file, and its width.
+def load_pretrained(path: str | Path, arch: str, data: bytes | None = None) -> tuple[nn.Module, int]:
+    """The backbone of ``arch`` with the weights of a pre-trained model's file (or its bytes
+    ``data``, read once and hashed, so a file replaced mid-run is never loaded), and its width.
 
     The file is read with ``weights_only=True`` and nothing is downloaded. Its own classifier head
     (torchvision's ``fc``, ``classifier``; this suite's ``head``) is dropped: transfer replaces it.
     Every other key must fit the architecture exactly; the error names the first few that do not.
     """
     path = Path(path)
-    state = _unwrap(read_weights(path, "source weights"), path)
+    state = _unwrap(read_weights(path, "source weights", data=data), path)
     backbone, width = create_backbone(arch)
     expected = backbone.state_dict()
     prefix = max(("", *WRAPPERS), key=lambda p: sum(p + k in state for k in expected))

@@ -2,19 +2,22 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import phases, sequential
-from .cache import Cache, file_sha256
+from . import baselines, phases, sequential
+from .cache import Cache
 from .config import get_scale
 from .errors import ConfigError
 from .experiment import Context, SourceSpec
-from .session import SeedPlan, Session, case_name, check_writable, collect_phases, collect_rows
+from .session import (SeedPlan, Session, TornRecordWarning, case_name, check_writable, collect_phases,
+                      collect_rows)
 
 
 def _count(option: str, text: str | None, least: int) -> int | None:
@@ -152,15 +155,17 @@ def _fraction(option: str, text: str | None) -> float | None:
 def given_source(weights: str | None, arch: str | None) -> SourceSpec | None:
     """``--bt-source-weights``: read once here, so a file that is missing, is not a checkpoint or does
     not fit ``--bt-arch`` stops the run before anything is trained."""
-    from .models import load_pretrained
+    from .models import load_pretrained, read_bytes
 
     if weights is None:
         return None
     if not arch:
         raise ConfigError(f"--bt-source-weights={weights!r} needs --bt-arch: expected the architecture the "
                           "weights are for (a torchvision name, 'timm:NAME' or 'package.module:function')")
-    load_pretrained(weights, arch)
-    return SourceSpec(arch=arch, weights=str(Path(weights).resolve()), weights_sha256=file_sha256(Path(weights)))
+    data = read_bytes(weights, "source weights")
+    load_pretrained(weights, arch, data)
+    return SourceSpec(arch=arch, weights=str(Path(weights).resolve()), weights_sha256=hashlib.sha256(data).hexdigest(),
+                      weights_bytes=data)
 
 
 def _option(getoption: Callable[[str], Any], name: str) -> Any:
@@ -183,12 +188,15 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     plan = seed_plan(getoption("--bt-seeds"), first=getoption("--bt-first-seed"), looks=getoption("--bt-looks"),
                      max_seeds=getoption("--bt-max-seeds"), cache_dir=cache.root)
     weights, target = getoption("--bt-source-weights"), getoption("--bt-target-dir")
+    if getoption("--bt-force-baselines") and not getoption("--bt-update-baselines"):
+        raise ConfigError("--bt-force-baselines applies to --bt-update-baselines: expected both or neither")
     if (weights or target) and getoption("--bt-update-baselines"):
         raise ConfigError("--bt-update-baselines records the suite's own reproduction: expected no "
                           "--bt-source-weights or --bt-target-dir with it")
     given = given_source(weights, arch)            # reads and hashes the whole file: after the cheap checks
-    if target is not None:
-        target_dir.layout(Path(target))
+    if target is not None:      # every image is decoded once, by the controlling process
+        check = target_dir.validate if worker == "main" else target_dir.layout
+        check(Path(target))
     scale = scale.with_overrides(arch=arch, targets=(target_dir.NAME,) if target else None).with_interventions(
         tuple(getoption("--bt-stencil") or ()), _fraction("--bt-stencil-size", getoption("--bt-stencil-size")),
         getoption("--bt-stencil-corner"))
@@ -208,7 +216,8 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     for probe in ctx.probes():
         probe.make()                               # a missing stencil file, a bad size or corner
     return Session(ctx, plan, Path(getoption("--bt-baselines")), output,
-                   update_baselines=getoption("--bt-update-baselines"), command=command, worker=worker,
+                   update_baselines=getoption("--bt-update-baselines"),
+                   force_baselines=getoption("--bt-force-baselines"), command=command, worker=worker,
                    run_id=run_id, given=given, executor=executor)
 
 
@@ -234,7 +243,8 @@ def watch(session: Session, nodeids: Sequence[str], mode: str):
     from .progress import EVENTS_DIR
 
     plan = priors([key_of(n) for n in nodeids], baselines_dir=session.baselines_dir,
-                  output_dir=session.output_dir, scale=session.scale.name, arch=session.arch)
+                  output_dir=session.output_dir, scale=session.scale.name, arch=session.arch,
+                  baseline_arch=session.baseline_arch)
     if session.plan.fixed:          # every check takes the listed seeds, whatever it took before
         plan = {k: dataclasses.replace(p, seeds=None) for k, p in plan.items()}
     try:    # the terminal itself: pytest captures stderr while a test runs in this process
@@ -325,22 +335,49 @@ def failed_builds_lines(session: Session) -> list[str]:
     return lines
 
 
-def finish_report(session: Session) -> list[str]:
-    """Merge the workers' rows, write results and figures, print the table; returns summary lines."""
+def stop_reason(exitstatus: int, stopped: str | bool) -> str | None:
+    """Why a run with pytest's ``exitstatus`` did not finish (``stopped``: pytest's own reason to stop
+    early, e.g. -x), or None when every selected test ran."""
+    if exitstatus == 2:
+        return "interrupted (pytest exit status 2: Ctrl-C or a stop request)"
+    if isinstance(stopped, str) and exitstatus == 3:
+        return stopped
+    if exitstatus == 3:
+        return "an internal error stopped it (pytest exit status 3)"
+    if stopped:
+        return f"stopped early ({stopped if isinstance(stopped, str) else 'a stop request'})"
+    return None
 
-    from . import report
 
-    rows = collect_rows(session.work_dir)
+def finish_report(session: Session, stopped: str | None = None) -> list[str]:
+    """Merge the workers' rows, write results and figures, print the table; returns summary lines.
+
+    ``stopped`` says why the run did not finish (None: it did): its results then go to
+    ``<output>/partial/``, marked ``"finished": false``, and a finished run's files stay as they were."""
+
+    from . import report, results
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TornRecordWarning)
+        rows = collect_rows(session.work_dir)
+        timing = collect_phases(session.work_dir)
+    lines = [f"warning: {w.message}" for w in caught if issubclass(w.category, TornRecordWarning)]
     if not rows:
-        return failed_builds_lines(session)
-    run = {**session.run_info(), "time_by_phase": collect_phases(session.work_dir)}
-    paths = report.write(session.output_dir, rows, run)
+        return lines + failed_builds_lines(session)
+    run = {**session.run_info(), "time_by_phase": timing, "finished": stopped is None,
+           **({"stopped": stopped} if stopped else {})}
+    outdir = session.output_dir if stopped is None else session.output_dir / results.PARTIAL_DIR
+    paths = report.write(outdir, rows, run)
     report.print_table(rows, run)
-    lines = [phases.summary_line(run["time_by_phase"]),
-             f"results: {paths['json']}  {paths['csv']}  {paths['summary']}  {paths['markdown']}"]
+    lines += [phases.summary_line(run["time_by_phase"]),
+              f"results: {paths['json']}  {paths['csv']}  {paths['summary']}  {paths['markdown']}"]
+    if stopped:
+        lines.append(f"the run did not finish ({stopped}): its partial results are in {outdir}; "
+                     f"{session.output_dir / results.RESULTS_JSON} is left as it was")
     figs = [str(p) for k, p in paths.items() if k.startswith("fig")]
     if figs:
         lines.append("figures: " + "  ".join(figs))
     if session.update_baselines:
-        lines.append(f"baselines recorded under {session.baselines_dir / session.scale.name}")
+        where = baselines.path_for(session.baselines_dir, session.scale.name, "*", session.baseline_arch).parent
+        lines.append(f"baselines of the checks that hold recorded under {where}")
     return lines + failed_builds_lines(session)

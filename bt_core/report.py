@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import phases, results
+from . import atomic, phases, results
 
 REPORT_MD = "report.md"
 FIGURES = ("triggers", "fig_backdoor", "fig_frequency", "fig_histograms")
@@ -93,17 +93,21 @@ def markdown(checks: pd.DataFrame, run: dict[str, Any], figures: Sequence[str] =
                  verdict_text(row, markup=False) if row["passed"] else f"**{verdict_text(row, markup=False)}**")
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     lines += ["", LEGEND] + [f"\n![{name}]({name})" for name in figures]
+    partial = results.partial_line(run, len(checks))
+    if partial:
+        lines += ["", f"**{partial}**"]
     return "\n".join(lines) + "\n"
 
 
 def write(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any]) -> dict[str, Path]:
-    """results.json (everything), results.csv (one row per check and seed), summary.csv (one row
-    per check), the figures and report.md; returns the paths written."""
+    """results.csv (one row per check and seed), summary.csv (one row per check), the figures,
+    report.md and, last, results.json (everything); each file replaces the old one whole (see
+    :mod:`bt_core.atomic`). Returns the paths written."""
     outdir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": outdir / results.RESULTS_JSON}
-    paths["json"].write_text(json.dumps({"run": run, "verdicts": list(verdicts)}, indent=2, default=str))
-    paths.update(results.write_csvs(outdir, results.frame(verdicts, run)))
+    paths = results.write_csvs(outdir, results.frame(verdicts, run))
     paths.update(render(outdir, verdicts, run))
+    paths["json"] = atomic.write_text(outdir / results.RESULTS_JSON,
+                                      json.dumps({"run": run, "verdicts": list(verdicts)}, indent=2, default=str))
     return paths
 
 
@@ -115,7 +119,7 @@ def render(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any]
     present = [f"{name}.png" for name in FIGURES
                if f"{name}.png" in drawn or (name == "triggers" and (outdir / "triggers.png").exists())]
     paths["markdown"] = outdir / REPORT_MD
-    paths["markdown"].write_text(markdown(results.checks(results.frame(verdicts, run)), run, present))
+    atomic.write_text(paths["markdown"], markdown(results.checks(results.frame(verdicts, run)), run, present))
     return paths
 
 
@@ -133,6 +137,9 @@ def print_table(verdicts: Sequence[dict[str, Any]], run: dict[str, Any], console
     console.print(LEGEND, markup=False)
     console.print(outcome_line(checks))
     console.print(seeds_line(checks))
+    partial = results.partial_line(run, len(checks))
+    if partial:
+        console.print(partial, style="bold red", markup=False)
 
 
 def outcome_line(checks: pd.DataFrame) -> str:
@@ -153,6 +160,11 @@ def seeds_line(checks: pd.DataFrame) -> str:
 
 def _components(verdicts, claim: str) -> list[dict[str, Any]]:
     return [v for v in verdicts if v["claim"] == claim and v["context"].get("components")]
+
+
+def _save(fig, path: Path) -> None:
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
 
 
 def _mean(xs) -> float:
@@ -192,7 +204,7 @@ def figures(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any
         fig.suptitle(f"Backdoor ASR per target (Fig. 1/2) — {stamp}", fontsize=9)
         fig.tight_layout()
         out["fig_backdoor"] = outdir / "fig_backdoor.png"
-        fig.savefig(out["fig_backdoor"], dpi=110)
+        _save(fig, out["fig_backdoor"])
         plt.close(fig)
 
     freq = _components(verdicts, "trigger_frequency")
@@ -217,7 +229,7 @@ def figures(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any
         ax.set_title(f"ASR vs trigger frequency (Fig. 3)\n{stamp}", fontsize=9, wrap=True)
         fig.tight_layout()
         out["fig_frequency"] = outdir / "fig_frequency.png"
-        fig.savefig(out["fig_frequency"], dpi=110)
+        _save(fig, out["fig_frequency"])
         plt.close(fig)
 
     natural = [v for v in verdicts if v["claim"] == "natural_biases"
@@ -246,6 +258,6 @@ def figures(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any
         fig.suptitle(f"Prediction histograms with the intervention (Fig. 7d) — {stamp}", fontsize=9)
         fig.tight_layout(rect=(0, 0.06, 1, 1))
         out["fig_histograms"] = outdir / "fig_histograms.png"
-        fig.savefig(out["fig_histograms"], dpi=110)
+        _save(fig, out["fig_histograms"])
         plt.close(fig)
     return out

@@ -12,9 +12,11 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from . import atomic
 from .errors import ConfigError
 
 RESULTS_JSON = "results.json"
+PARTIAL_DIR = "partial"          # where a run that did not finish writes, beside the last finished one
 RESULTS_CSV = "results.csv"
 SUMMARY_CSV = "summary.csv"
 
@@ -47,6 +49,19 @@ def read(run_dir: Path | str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         raise ConfigError(f"{str(path)!r} holds no verdicts of this suite's shape (each with a status and its "
                           "seeds; results written before sequential verdicts lack both): rerun benchmark/bt run")
     return verdicts, blob["run"]
+
+
+def unfinished(run: dict[str, Any]) -> str | None:
+    """Why the run did not finish (interrupted, stopped early), or None for a finished run (results
+    written before runs said so count as finished)."""
+    return None if run.get("finished", True) else str(run.get("stopped") or "it did not finish")
+
+
+def partial_line(run: dict[str, Any], checks: int) -> str | None:
+    """The line that ends a partial run's table and report, or None for a finished run."""
+    why = unfinished(run)
+    return None if why is None else (f"PARTIAL RUN, not finished: {why}; only the {checks} checks that reached "
+                                     "a verdict are shown")
 
 
 def seed_plan(run: dict[str, Any]) -> str:
@@ -101,6 +116,7 @@ def checks(results: pd.DataFrame) -> pd.DataFrame:
 def write_csvs(outdir: Path, results: pd.DataFrame) -> dict[str, Path]:
     """results.csv (the tidy frame) and summary.csv (one row per check)."""
     paths = {"csv": outdir / RESULTS_CSV, "summary": outdir / SUMMARY_CSV}
-    results.to_csv(paths["csv"], index=False)
-    checks(results).to_csv(paths["summary"], index=False)
+    for path, table in ((paths["csv"], results), (paths["summary"], checks(results))):
+        with atomic.replacing(path) as tmp:
+            table.to_csv(tmp, index=False)
     return paths

@@ -11,14 +11,17 @@ import json
 import math
 import os
 import statistics
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from filelock import FileLock
 
-from . import baselines, phases, sequential
+from . import atomic, baselines, phases, sequential
+from .sequential import HOLDS
 from .claims import Measurement, Verdict, judge, status
+from .config import get_scale
 from .errors import ConfigError
 from .executors import ExecutorOptions
 from .experiment import Context, Evaluation, SourceSpec
@@ -54,6 +57,7 @@ class Session:
     baselines_dir: Path
     output_dir: Path
     update_baselines: bool = False
+    force_baselines: bool = False        # record a check's baseline even when it did not hold (marked so)
     command: Sequence[str] = ()
     worker: str = "main"
     run_id: str = "solo"                 # the controlling process's; its workers get it from xdist
@@ -82,6 +86,12 @@ class Session:
     @property
     def arch(self) -> str:
         return self.ctx.scale.arch
+
+    @property
+    def baseline_arch(self) -> str | None:
+        """Whose baselines this run compares with and records: None for the scale's default
+        architecture (``baselines/<scale>/``), else this run's (``baselines/<scale>/<arch>/``)."""
+        return None if self.arch == get_scale(self.scale.name).arch else self.arch
 
     def run_info(self) -> dict[str, Any]:
         built = {}
@@ -160,21 +170,32 @@ class Session:
                                                 else f"no baseline recorded for {check!r} at scale "
                                                      f"{self.scale.name} with arch {self.arch}")
         if self.update_baselines:
-            prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
-                                        command=self.command, device=str(self.ctx.device),
-                                        plan=self.plan.describe(), revision=self.commit, models=sorted(models),
-                                        build_s={f: statistics.fmean(w) for f, w in sorted(models.items()) if w})
-            baselines.record(self.baselines_dir, self.scale.name, case, check, verdict.summary,
-                             verdict.values, prov)
+            self._record(case, verdict, seeds, models)
         self.verdicts.append(verdict)
         self._append_row(verdict)
         self._add_timing(phases.since(started, phases.CLOCK.snapshot()))
         return verdict
 
+    def _record(self, case: str, verdict: Verdict, seeds: list[int], models: dict[str, list[float]]) -> None:
+        """Record ``verdict`` as its check's baseline when the check holds; one that does not is
+        recorded only with ``force_baselines``, and its provenance says so."""
+        if verdict.status != HOLDS and not self.force_baselines:
+            verdict.context["baseline_note"] = (f"not recorded as a baseline: the check {verdict.status} "
+                                                "(--bt-force-baselines records it anyway, marked as forced)")
+            return
+        prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
+                                    command=self.command, device=str(self.ctx.device),
+                                    plan=self.plan.describe(), revision=self.commit, models=sorted(models),
+                                    build_s={f: statistics.fmean(w) for f, w in sorted(models.items()) if w})
+        if verdict.status != HOLDS:
+            prov["forced"] = f"recorded with --bt-force-baselines although the check {verdict.status}"
+        baselines.record(self.baselines_dir, self.scale.name, case, verdict.check, verdict.summary,
+                         verdict.values, prov, self.baseline_arch)
+
     def _baseline(self, case: str, check: str) -> dict[str, Any] | None:
         if self.auditing:
             return None
-        entry = baselines.load(self.baselines_dir, self.scale.name, case).get(check)
+        entry = baselines.load(self.baselines_dir, self.scale.name, case, self.baseline_arch).get(check)
         if entry is None or entry["provenance"].get("arch") != self.arch:
             return None
         return entry
@@ -191,7 +212,7 @@ class Session:
         self.timing = phases.merge([self.timing, check_s])
         path = self.work_dir / PHASES_DIR / f"{self.worker}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.timing))
+        atomic.write_text(path, json.dumps(self.timing))
 
 
 def case_name(path: str | Path) -> str:
@@ -204,17 +225,34 @@ def check_key(case: str, check: str) -> str:
     return f"{case}::{check}"
 
 
+class TornRecordWarning(UserWarning):
+    """A worker killed while writing left a row or timing file that cannot be read; it is skipped."""
+
+
+def _parsed(text: str, path: Path, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        warnings.warn(f"{what} in {str(path)!r} cannot be read (a worker stopped while writing it?): "
+                      "skipped", TornRecordWarning, stacklevel=3)
+        return None
+
+
 def collect_rows(work_dir: Path) -> list[dict[str, Any]]:
-    """Every verdict written by every worker of the run (its :attr:`Session.work_dir`), in check order."""
+    """Every verdict written by every worker of the run (its :attr:`Session.work_dir`), in check
+    order; a torn line is skipped with a :class:`TornRecordWarning`."""
     rows = []
     for path in sorted((work_dir / ROWS_DIR).glob("*.jsonl")):
-        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        lines = (_parsed(line, path, "a verdict row") for line in path.read_text().splitlines() if line.strip())
+        rows += [r for r in lines if isinstance(r, dict) and "claim" in r and "check" in r]
     return sorted(rows, key=lambda r: (r["claim"], r["check"]))
 
 
 def collect_phases(work_dir: Path) -> dict[str, float]:
-    """Seconds per phase inside the checks of every worker of the run."""
-    return phases.merge(json.loads(p.read_text()) for p in sorted((work_dir / PHASES_DIR).glob("*.json")))
+    """Seconds per phase inside the checks of every worker of the run; a torn file is skipped with a
+    :class:`TornRecordWarning`."""
+    parts = (_parsed(p.read_text(), p, "the time by phase") for p in sorted((work_dir / PHASES_DIR).glob("*.json")))
+    return phases.merge(part for part in parts if isinstance(part, dict))
 
 
 def check_writable(folder: Path, what: str) -> None:

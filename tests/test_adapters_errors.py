@@ -129,3 +129,50 @@ def test_an_image_the_annotations_list_is_missing(tmp_path, name, write, image, 
     with pytest.raises(DataError, match=rf"1 image files listed in {where} are missing, e.g. '.*{image}'"):
         _prepare(name, tmp_path, tmp_path / "out", **({"tables": tables} if tables else {}))
     assert not (tmp_path / "out").exists()
+
+
+class _Planted:
+    """Pickles as a call of os.system, as a planted batch would."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (self.command,)
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_a_cifar_batch_holding_code_is_refused_and_nothing_in_it_runs(tmp_path, protocol):
+    fx.cifar(tmp_path)
+    planted = tmp_path / "planted"
+    batch = tmp_path / "cifar-10-batches-py" / "data_batch_2"
+    batch.write_bytes(pickle.dumps({b"data": _Planted(f"touch {planted}"), b"labels": [1]}, protocol=protocol))
+    with pytest.raises(DataError, match=r"CIFAR batch '.*data_batch_2' is refused: it names posix\.system, which a "
+                                        r"CIFAR batch never holds; expected only arrays.*nothing in it was run"):
+        _prepare("cifar10", tmp_path, tmp_path / "out")
+    assert not planted.exists()
+
+
+def test_a_cifar_batch_written_at_every_pickle_protocol_reads_back(tmp_path):
+    from bt_core.data.adapters.cifar import load_batch
+
+    data = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        path = tmp_path / f"batch{protocol}"
+        path.write_bytes(pickle.dumps({b"data": data, b"labels": [0, 9], b"batch_label": b"x"}, protocol=protocol))
+        batch = load_batch(path)
+        assert np.array_equal(batch[b"data"], data) and batch[b"labels"] == [0, 9]
+
+
+def test_prepare_stages_under_its_own_name_and_leaves_another_prepares_staging_alone(tmp_path):
+    fx.cifar(tmp_path)
+    folder = tmp_path / "out" / "cifar10"
+    folder.mkdir(parents=True)
+    other = folder / ".train.staging.beton"          # another prepare into the same --out, writing
+    other.write_bytes(b"half of another process's file")
+    _prepare("cifar10", tmp_path, tmp_path / "out")
+    assert other.read_bytes() == b"half of another process's file"
+    assert sorted(p.name for p in folder.iterdir()) == [".train.staging.beton", "test.beton", "test.beton.json",
+                                                       "train.beton", "train.beton.json"]

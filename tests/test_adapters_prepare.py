@@ -116,3 +116,23 @@ def test_coco_prepares_at_the_papers_full_counts(tmp_path):
     catalog.prepare("coco", tmp_path / "native", tmp_path / "out", progress=False, workers=2)
     for found, counts, n in _filled(tmp_path / "out", coco.OUTPUTS, ("label", "person")):
         assert found == counts and n == sum(counts.values())
+
+
+def test_a_prepared_splits_identity_is_its_content(tmp_path):
+    """Models are keyed by a dataset's sidecar info (bt_core.experiment), which holds the digest of
+    the .beton's bytes: preparing again from the same images keeps it, from other images changes it."""
+    from bt_core.cache import file_sha256
+    from bt_core.data.beton import read_meta
+
+    def info(native, out):
+        paths = catalog.prepare("cifar10", native, out, progress=False, workers=1)
+        return {p.parent.name + "/" + p.name: read_meta(p)["info"] for p in paths}, paths
+
+    fx.cifar(tmp_path / "a")
+    first, paths = info(tmp_path / "a", tmp_path / "out1")
+    assert all(read_meta(p)["info"]["sha256"] == file_sha256(p) for p in paths)
+    assert info(tmp_path / "a", tmp_path / "out2")[0] == first
+    fx.cifar(tmp_path / "b", per_batch=4)                 # a larger copy, the same classes
+    other = info(tmp_path / "b", tmp_path / "out3")[0]
+    assert all(other[k]["sha256"] != first[k]["sha256"] for k in first)
+    assert all({**other[k], "sha256": None} == {**first[k], "sha256": None} for k in first)

@@ -3,6 +3,7 @@ damaged cache entry is rebuilt rather than trusted."""
 import math
 import multiprocessing as mp
 import os
+import time
 
 import numpy as np
 import pytest
@@ -48,6 +49,8 @@ def test_unknown_scale_and_mode():
 @pytest.mark.parametrize("name, match", [
     ("resnet9000", "architecture 'resnet9000' is unknown: expected one of mini_resnet"),
     ("no_such_pkg.mod:factory", "cannot be imported"),
+    ("math:pi", r"architecture factory 'math:pi' is a float, not a function: expected 'package.module:function'"),
+    ("builtins:dict", r"architecture factory 'builtins:dict' returned a dict: expected a torch.nn.Module"),
     ("timm:resnet18", "needs timm" if not __import__("importlib").util.find_spec("timm") else "^$"),
 ])
 def test_unknown_architectures(name, match):
@@ -234,3 +237,25 @@ def test_unwritable_cache_root(tmp_path):
 def test_cache_root_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("BT_CACHE_DIR", str(tmp_path / "env-cache"))
     assert Cache().root == tmp_path / "env-cache"
+
+
+def test_build_folders_of_dead_processes_are_removed_on_the_next_access(tmp_path):
+    import subprocess
+    import sys
+
+    from bt_core.cache import HOST, STALE_S
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, alive = int(done.stdout), os.getppid()
+    kind = tmp_path / "k"
+    names = {"killed": f".abc.{dead}.tmp", "killed_here": f".abc.{HOST}.{dead}.tmp",
+             "running": f".abc.{HOST}.{alive}.tmp", "other_host": f".abc.node-7.{dead}.tmp",
+             "other_host_old": f".abc.node-7.{dead + 1}.tmp"}
+    for name in names.values():
+        (kind / name).mkdir(parents=True)
+        (kind / name / "half.bin").write_bytes(b"x")
+    old = time.time() - STALE_S - 60
+    os.utime(kind / names["other_host_old"], (old, old))
+    Cache(tmp_path).get("k", {"a": 1}, _build)
+    left = {label for label, name in names.items() if (kind / name).exists()}
+    assert left == {"running", "other_host"}

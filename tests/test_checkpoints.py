@@ -123,3 +123,24 @@ def test_source_weights_carrying_pickled_code_are_refused(tmp_path):
     with pytest.raises(TrainingError, match="source weights '.*w.pt' is not a plain weights file"):
         load_pretrained(tmp_path / "w.pt", "resnet18")
     assert not marker.exists()
+
+
+def test_a_weights_file_is_read_once_and_loaded_from_the_bytes_it_was_hashed_by(tmp_path):
+    import hashlib
+
+    from bt_core.cache import Cache
+    from bt_core.config import get_scale
+    from bt_core.experiment import Context
+    from bt_core.plugin import given_source
+
+    path = tmp_path / "w.pt"
+    torch.manual_seed(0)
+    first = create_model("mini_resnet", 4).state_dict()
+    torch.save(first, path)
+    hashed = hashlib.sha256(path.read_bytes()).hexdigest()
+    spec = given_source(str(path), "mini_resnet")
+    torch.manual_seed(1)
+    torch.save(create_model("mini_resnet", 4).state_dict(), path)       # replaced while the run goes on
+    (backbone, _), key = Context(get_scale("mini"), Cache(tmp_path / "c")).source_model(spec, 0)
+    assert spec.weights_sha256 == key["sha256"] == hashed
+    assert all(torch.equal(v, first[f"backbone.{k}"]) for k, v in backbone.state_dict().items())

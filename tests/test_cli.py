@@ -321,3 +321,19 @@ def test_audit_usage_errors_exit_2_with_the_reason(tmp_path, args, message):
     proc = _run(["audit", "--output", str(tmp_path / "out"), *args], tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["audit", "--target-dir", "x", "--progress", "off"],
+     "python -m benchmark audit: error: unrecognized arguments: --progress (an option of run, not of audit)"),
+    (["compare", "--arch", "mini_vgg", "--source-weights=w.pt"],
+     "python -m benchmark compare: error: unrecognized arguments: --source-weights=w.pt (an option of audit, "
+     "not of compare)"),
+    (["compare", "--arch", "mini_vgg", "--update-baselines"],
+     "--update-baselines: compare does not record baselines; expected `run --arch NAME --update-baselines`"),
+    (["compare", "--arch", "mini_vgg", "--bt-update-baselines"], "compare does not record baselines"),
+])
+def test_audit_and_compare_name_an_option_that_is_not_theirs(tmp_path, args, message):
+    proc = _run([*args, "--output", str(tmp_path / "out")], tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr and "pytest.main()" not in proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -131,3 +131,12 @@ def test_the_feature_check_runs_in_an_audit_only(tmp_path):
                      "mini_resnet", "--bt-target-dir", str(tmp_path / "target"), "--bt-stencil", "hat")
     assert "test_the_feature_not_the_covered_corner_shifts_transferred_more[full-hat]" in audit
     assert "test_intervention_shifts_transferred_more_than_scratch[full-hat]" in audit
+
+
+@pytest.mark.parametrize("factory, message", [
+    ("math:pi", "architecture factory 'math:pi' is a float, not a function"),
+    ("builtins:dict", "architecture factory 'builtins:dict' returned a dict: expected a torch.nn.Module"),
+])
+def test_a_factory_that_makes_no_model_is_a_usage_error(tmp_path, factory, message):
+    code, out = _pytest(tmp_path, "--bt-arch", factory)
+    assert code == 4 and message in out and "INTERNALERROR" not in out     # pytest's usage error

@@ -11,7 +11,7 @@ from bt_core.claims import measured
 from bt_core.config import get_scale
 from bt_core.errors import BaselineError, ConfigError
 from bt_core.experiment import Context
-from bt_core.session import SeedPlan, Session, check_writable, collect_rows
+from bt_core.session import SeedPlan, Session, TornRecordWarning, check_writable, collect_phases, collect_rows
 
 FIXED = SeedPlan(sequential.fixed(3), fixed=(0, 1, 2))
 
@@ -93,6 +93,21 @@ def test_rows_of_all_workers_are_merged(tmp_path):
         s.worker = worker
         s.check(case="demo", check=f"c-{worker}", claim="demo", metric="m", measure=_values([0.1, 0.2, 0.3]))
     assert [r["check"] for r in collect_rows(s.work_dir)] == ["c-gw0", "c-gw1"]
+
+
+def test_a_torn_row_or_timing_file_of_a_killed_worker_is_reported_and_skipped(tmp_path):
+    for worker in ("gw0", "gw1"):
+        s = _session(tmp_path, update=False)
+        s.worker = worker
+        s.check(case="demo", check=f"c-{worker}", claim="demo", metric="m", measure=_values([0.1, 0.2, 0.3]))
+    rows = s.work_dir / "rows" / "gw1.jsonl"
+    rows.write_text(rows.read_text() + '{"claim": "demo", "check": "c-torn", "val')
+    timing = s.work_dir / "phases" / "gw1.json"
+    timing.write_text(timing.read_text()[:7])
+    with pytest.warns(TornRecordWarning, match=r"a verdict row in '.*gw1.jsonl' cannot be read"):
+        assert [r["check"] for r in collect_rows(s.work_dir)] == ["c-gw0", "c-gw1"]
+    with pytest.warns(TornRecordWarning, match=r"the time by phase in '.*gw1.json' cannot be read"):
+        assert collect_phases(s.work_dir)["span_s"] > 0
 
 
 def test_two_runs_sharing_an_output_folder_keep_their_rows_apart(tmp_path):
@@ -192,3 +207,35 @@ def test_results_and_baselines_name_the_commit_the_run_started_from(tmp_path):
     s.check(case="demo", check="c1", claim="demo", metric="m", measure=_values([0.30, 0.32, 0.31]))
     prov = json.loads((tmp_path / "baselines" / "mini" / "demo.json").read_text())["checks"]["c1"]["provenance"]
     assert prov["commit"] == "abc123" and s.run_info()["commit"] == "abc123"
+
+
+def test_another_architectures_baselines_are_recorded_beside_the_defaults_never_over_them(tmp_path):
+    _session(tmp_path, update=True).check(case="demo", check="c1", claim="demo", metric="m",
+                                          measure=_values([0.30, 0.32, 0.31]))
+    default = tmp_path / "baselines" / "mini" / "demo.json"
+    before = default.read_bytes()
+    _session(tmp_path, update=True, arch="mini_vgg").check(case="demo", check="c1", claim="demo", metric="m",
+                                                           measure=_values([0.60, 0.62, 0.61]))
+    assert default.read_bytes() == before
+    vgg = json.loads((tmp_path / "baselines" / "mini" / "mini_vgg" / "demo.json").read_text())["checks"]["c1"]
+    assert vgg["mean"] == pytest.approx(0.61) and vgg["provenance"]["arch"] == "mini_vgg"
+    # each architecture is compared with its own: 0.61 drifts from mini_resnet's 0.31, not from mini_vgg's
+    own = _session(tmp_path, update=False, arch="mini_vgg").check(case="demo", check="c1", claim="demo", metric="m",
+                                                                  measure=_values([0.61, 0.60, 0.62]))
+    assert own.passed and own.baseline["mean"] == pytest.approx(0.61)
+    drifted = _session(tmp_path, update=False).check(case="demo", check="c1", claim="demo", metric="m",
+                                                     measure=_values([0.61, 0.60, 0.62]))
+    assert not drifted.passed and drifted.baseline["mean"] == pytest.approx(0.31)
+
+
+def test_a_check_that_does_not_hold_is_not_recorded_unless_forced_and_then_marked(tmp_path):
+    path = tmp_path / "baselines" / "mini" / "demo.json"
+    refused = _session(tmp_path, update=True).check(case="demo", check="c1", claim="demo", metric="m",
+                                                    measure=_values([-0.30, -0.32, -0.31]))
+    assert not path.exists() and "not recorded as a baseline: the check does not hold" in \
+        refused.context["baseline_note"]
+    forced = _session(tmp_path, update=True)
+    forced.force_baselines = True
+    forced.check(case="demo", check="c1", claim="demo", metric="m", measure=_values([-0.30, -0.32, -0.31]))
+    prov = json.loads(path.read_text())["checks"]["c1"]["provenance"]
+    assert prov["forced"] == "recorded with --bt-force-baselines although the check does not hold"

@@ -66,3 +66,65 @@ def test_a_tree_with_an_unreadable_image_names_it(tmp_path):
     (root / "train" / "cat" / "9.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="image file '.*9.png' cannot be decoded"):
         _ctx(tmp_path, root).dataset(target_dir.NAME, "train", seed=0)
+
+
+def _bad_tree(root, damage):
+    _tree(root)
+    if damage == "one class":
+        for split in ("train", "test"):
+            for f in (root / split / "dog").iterdir():
+                f.unlink()
+            (root / split / "dog").rmdir()
+    elif damage == "empty class":
+        for f in (root / "test" / "dog").iterdir():
+            f.unlink()
+    elif damage == "truncated":
+        path = root / "test" / "dog" / "2.png"
+        path.write_bytes(path.read_bytes()[:40])
+    elif damage == "no test":
+        for f in (root / "test").rglob("*.png"):
+            f.unlink()
+        for d in (root / "test").iterdir():
+            d.rmdir()
+        (root / "test").rmdir()
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("one class", r"target folder '.*mine/train' has 1 class folder: expected at least 2"),
+    ("empty class", r"class folder '.*mine/test/dog' holds no image files"),
+    ("truncated", r"image file '.*mine/test/dog/2.png' cannot be decoded"),
+    ("no test", r"folder '.*mine/test' does not exist"),
+])
+def test_a_bad_tree_is_one_error_naming_the_file_before_anything_is_trained(tmp_path, damage, message):
+    root = tmp_path / "mine"
+    _bad_tree(root, damage)
+    with pytest.raises(DataError, match=message):
+        target_dir.validate(root)
+
+
+def test_a_pair_with_labels_out_of_range_or_one_class_is_refused(tmp_path):
+    root = tmp_path / "mine"
+    images = np.zeros((3, 32, 32, 3), np.uint8)
+    write_arrays(root / "train.beton", Arrays(images, np.array([0, 1, 1]), {}, 2))
+    write_arrays(root / "test.beton", Arrays(images, np.array([0, 1, 4]), {}, 2))
+    with pytest.raises(DataError, match=r"label 4 in '.*test.beton' is outside the class range \[0, 2\)"):
+        target_dir.validate(root)
+    write_arrays(root / "test.beton", Arrays(images, np.array([0, 0, 0]), {}, 1))
+    with pytest.raises(DataError, match=r"target '.*test.beton' has 1 class: expected at least 2"):
+        target_dir.validate(root)
+
+
+def test_the_run_stops_at_a_bad_target_with_one_line_and_a_usage_error(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = tmp_path / "mine"
+    _bad_tree(root, "truncated")
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "audit", "--target-dir", str(root), "--seeds", "2",
+                           "--output", str(tmp_path / "out"), "--cache", str(tmp_path / "c")], cwd=repo,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "ERROR: image file" in proc.stderr and "2.png' cannot be decoded" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr and not (tmp_path / "c" / "transfer").exists()

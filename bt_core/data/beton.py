@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
+from .. import atomic
 from ..errors import DataError
 from ..phases import timed
 
@@ -53,12 +54,6 @@ class Arrays:
 def sidecar(path: str | Path) -> Path:
     path = Path(path)
     return path.with_name(path.name + ".json")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_beton(path: str | Path, samples: IndexedSamples, *, num_classes: int,
@@ -102,7 +97,7 @@ def write_beton(path: str | Path, samples: IndexedSamples, *, num_classes: int,
         "bytes": path.stat().st_size,
         "info": info or {},
     }
-    _atomic_write_text(sidecar(path), json.dumps(meta, indent=2, sort_keys=True))
+    atomic.write_text(sidecar(path), json.dumps(meta, indent=2, sort_keys=True))
     return path
 
 

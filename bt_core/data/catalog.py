@@ -190,6 +190,6 @@ def prepare(name: str, native_root: str | Path, out_dir: str | Path, *, progress
                 _link(written[id(split)], paths[out])
                 continue
             write_split(paths[out], split, workers=workers, info={"prepared": spec, "metric": e.metric},
-                        report=add_bar(out, len(split.samples)))
+                        report=add_bar(out, len(split.samples)), digest=True)
             written[id(split)] = paths[out]
     return list(paths.values())

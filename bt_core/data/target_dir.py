@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..cache import file_sha256
 from ..errors import DataError
 from .adapters import folder
-from .adapters.common import write_split
-from .beton import read_meta, sidecar
+from .adapters.common import IMAGE_SUFFIXES, check_labels, load_rgb, scan_classes, write_split
+from .beton import read_columns, read_meta, sidecar
 from .catalog import DEFAULT_WORKERS
 
 if TYPE_CHECKING:
@@ -63,9 +64,15 @@ def _listing(root: Path) -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=8)
+def _content(path: Path, size: int, mtime_ns: int) -> str:
+    """The sha256 of a user's .beton, hashed once per process and version of the file."""
+    return file_sha256(path)
+
+
 def _from_betons(ctx: "Context", root: Path, split: str) -> Path:
     """The user's prepared split, linked into the cache with a sidecar that says where it came from
-    (path, size, modification time), so the models trained on it are keyed by that file."""
+    (path and the sha256 of its bytes), so the models trained on it are keyed by its content."""
     path = root / f"{split}.beton"
     meta = read_meta(path)
     if ctx.scale.image_size is None and meta["image_format"] != "raw":
@@ -73,7 +80,7 @@ def _from_betons(ctx: "Context", root: Path, split: str) -> Path:
                         f"crop: give the image folders instead ({LAYOUTS}), or use --bt-scale paper")
     st = path.stat()
     spec = {"what": NAME, "layout": "beton", "root": str(root.resolve()), "split": split,
-            "stat": [st.st_size, st.st_mtime_ns]}
+            "stat": [st.st_size, st.st_mtime_ns], "sha256": _content(path, st.st_size, st.st_mtime_ns)}
 
     def build(out: Path) -> None:
         try:
@@ -109,6 +116,35 @@ def layout(root: Path) -> str:
     if (root / "train").is_dir():
         return "folders"
     raise DataError(f"target folder {str(root)!r} has neither train/ nor train.beton: expected {LAYOUTS}")
+
+
+def validate(root: Path) -> str:
+    """Check the whole target once, before anything is trained, and return its layout: both splits
+    present, at least two classes, no empty class folder and every image decodable (a tree), or
+    labels inside the class range (a pair of .beton files). DataError naming the file otherwise."""
+    kind = layout(root)
+    if kind == "beton":
+        for split in ("train", "test"):
+            path = root / f"{split}.beton"
+            meta = read_meta(path)
+            if meta["num_classes"] < 2:
+                raise DataError(f"target {str(path)!r} has {meta['num_classes']} class: expected at least 2")
+            check_labels(read_columns(path)["label"], meta["num_classes"], repr(str(path)))
+        return kind
+    classes = None
+    for split in ("train", "test"):
+        files, _, classes = scan_classes(root, split, LAYOUTS, classes)
+        if len(classes) < 2:
+            raise DataError(f"target folder {str(root / split)!r} has {len(classes)} class folder: expected at "
+                            "least 2")
+        given = {Path(f).parent.name for f in files}
+        empty = [c for c in classes if c not in given and (root / split / c).is_dir()]
+        if empty:
+            raise DataError(f"class folder {str(root / split / empty[0])!r} holds no image files: expected "
+                            f"images ({', '.join(sorted(IMAGE_SUFFIXES))}) in every class folder")
+        for f in files:
+            load_rgb(f)
+    return kind
 
 
 def dataset_path(ctx: "Context", split: str, raw_side: int) -> Path:

@@ -2,6 +2,7 @@
 scans, label checks, and the guarded write that turns a bad image into one clear error."""
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import threading
@@ -12,6 +13,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from ... import atomic
+from ...cache import file_sha256
 from ...errors import DataError
 from ..beton import IndexedSamples, sidecar, write_beton
 from ..splits import GroupTable, fill_disjoint, paper_table
@@ -178,12 +181,13 @@ def _polling(counter: Any, report: Callable[[int], None] | None) -> Iterator[Non
 
 
 def write_split(path: Path, split: Split, *, workers: int = 1, info: dict[str, Any] | None = None,
-                report: Callable[[int], None] | None = None) -> Path:
+                report: Callable[[int], None] | None = None, digest: bool = False) -> Path:
     """Write ``split`` to ``path`` (+ sidecar) only if every image decodes; ``report`` gets the
-    number of samples done so far (a progress bar)."""
+    number of samples done so far (a progress bar). ``digest`` adds the file's sha256 to the
+    sidecar's info, which every model trained on it is keyed by: other images, other models."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.stem}.staging.beton")
+    staging = path.with_name(f".{path.stem}.{os.getpid()}.staging.beton")     # two prepares into one --out
     errors = path.with_name(f".{path.stem}.{os.getpid()}.errors")
     errors.unlink(missing_ok=True)
     guarded = _Guarded(split.samples, len(split.attr_names), errors)
@@ -195,6 +199,10 @@ def write_split(path: Path, split: Split, *, workers: int = 1, info: dict[str, A
         if errors.is_file():
             lines = errors.read_text().splitlines()
             raise DataError(f"{lines[0]} (while writing {path.name}; nothing was written)")
+        if digest:
+            meta = json.loads(sidecar(staging).read_text())
+            meta["info"]["sha256"] = file_sha256(staging)
+            atomic.write_text(sidecar(staging), json.dumps(meta, indent=2, sort_keys=True))
         os.replace(staging, path)
         os.replace(sidecar(staging), sidecar(path))
     finally:

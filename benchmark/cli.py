@@ -15,7 +15,8 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
     out = ["--bt-scale", args.scale, "--bt-output", str(args.output)]
     for flag, value in (("--bt-seeds", args.seeds), ("--bt-first-seed", args.first_seed),
                         ("--bt-max-seeds", args.max_seeds), ("--bt-arch", args.arch), ("--bt-cache", args.cache),
-                        ("--bt-data-root", args.data_root), ("--bt-device", args.device)):
+                        ("--bt-data-root", args.data_root), ("--bt-device", args.device),
+                        ("--bt-executor", args.executor), ("--bt-jobs", args.jobs)):
         if value is not None:
             out += [flag, str(value)]
     if args.workers and args.workers > 1:
@@ -27,7 +28,8 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
 # take the later one while the sub-command writes its examples and reads its results where it said
 OWNED = {"--bt-scale": "--scale", "--bt-output": "--output", "--bt-seeds": "--seeds",
          "--bt-first-seed": "--first-seed", "--bt-max-seeds": "--max-seeds", "--bt-arch": "--arch",
-         "--bt-cache": "--cache", "--bt-data-root": "--data-root", "--bt-device": "--device"}
+         "--bt-cache": "--cache", "--bt-data-root": "--data-root", "--bt-device": "--device",
+         "--bt-executor": "--executor", "--bt-jobs": "--jobs"}
 
 
 def _owned(extra: list[str]) -> str | None:
@@ -68,6 +70,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--output", type=Path, default=REPO / "bt-results", help="results folder")
     p.add_argument("-n", "--workers", type=int, default=1, help="pytest-xdist worker processes (1: in process)")
+    p.add_argument("--executor", choices=("inline", "local", "slurm"),
+                   help="where models are built: inline (default), local processes or Slurm job arrays (submitit); "
+                        "Slurm's resources as pytest options, e.g. --bt-slurm-partition gpu --bt-gpus 1")
+    p.add_argument("--jobs", help="jobs each wave of builds is spread over (default 2)")
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
@@ -81,6 +87,15 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     argv += ["--bt-progress", args.progress]
     if args.update_baselines:
         argv.append("--bt-update-baselines")
+    return int(pytest.main(argv))
+
+
+def cmd_plan(args: argparse.Namespace, extra: list[str]) -> int:
+    """The models the selected checks need, look by look, their device-hours and the wall time on N devices."""
+    import pytest
+
+    argv = ["-m", "paper", str(REPO / "cases"), "-qq", "--no-header", *_pytest_args(args), "--bt-plan",
+            "--bt-devices", args.devices, "--bt-plan-seeds", str(args.plan_seeds), "--bt-progress", "off", *extra]
     return int(pytest.main(argv))
 
 
@@ -224,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--progress", default="auto", choices=PROGRESS_MODES,
                    help="the run's progress: live panel, a plain line per model, auto (live on a terminal, "
                         "else lines; the default) or off")
+    p = sub.add_parser("plan", help="the models a run needs look by look, their device-hours and wall time on "
+                                    "N devices (default: the paper scale)")
+    _common(p)
+    p.set_defaults(scale="paper")
+    p.add_argument("--devices", default="1,8,64", help="device counts to give the wall time for (default 1,8,64)")
+    p.add_argument("--plan-seeds", type=int, default=8, help="the last look to plan (default 8 seeds)")
     p = sub.add_parser("report", help="print the table and redraw the figures of a finished run")
     p.add_argument("output", type=Path, nargs="?", default=REPO / "bt-results")
     p = sub.add_parser("power", help="each check's chance to hold on a fresh draw of seeds, and the seeds it costs")
@@ -259,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return import_module(f".{argv[0]}", __package__).main(argv[1:])
     args, extra = parser.parse_known_args(argv)
-    clash = _owned(extra) if args.command in ("run", "compare", "audit") else None
+    clash = _owned(extra) if args.command in ("run", "compare", "audit", "plan") else None
     if clash:
         parser.error(clash)
     foreign = _foreign(args.command, extra, sub.choices) if args.command in ("run", "compare", "audit") else None
@@ -271,4 +292,4 @@ def main(argv: list[str] | None = None) -> int:
         show_examples(args.scale, args.output)
         return 0
     return {"run": cmd_run, "report": cmd_report, "compare": cmd_compare, "power": cmd_power,
-            "audit": cmd_audit}[args.command](args, extra)
+            "audit": cmd_audit, "plan": cmd_plan}[args.command](args, extra)

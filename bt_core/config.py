@@ -77,6 +77,7 @@ class Scale:
     source_by_data: dict[str, TrainConfig] = field(default_factory=dict)  # else ``source``
     notes: dict[str, str] = field(default_factory=dict)
     threads: int | None = None        # CPU threads every model is built with (None: torch's default)
+    epoch_checkpoints: bool = False   # save each epoch so a requeued job resumes (hours-long builds)
 
     def train_config(self, mode: str, target: str | None = None) -> TrainConfig:
         if mode not in self.transfer:
@@ -198,6 +199,7 @@ def _paper() -> Scale:
         trigger_fraction=0.5,
         loader="stream",
         fixed_impl="fixed",
+        epoch_checkpoints=True,
         source_data="imagenet",
         targets=targets,
         probes=_probes(trigger, stencil_size=0.4),

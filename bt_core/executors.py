@@ -174,6 +174,8 @@ class SubmititBuilder:
         return report
 
     def _submit(self, groups: list[list[Need]]) -> list[Any]:
+        # jobs share the cores: idle OpenMP threads must sleep, not spin (the floats do not change)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         gpus = self.opts.gpus if self.opts.kind == "local" else 0
         args = [(self.setup, [(n.request, tuple(sorted(n.probes))) for n in g], i % gpus if gpus else None)
                 for i, g in enumerate(groups)]
@@ -185,6 +187,14 @@ class SubmititBuilder:
         groups = bundles(wave, self.opts.jobs)
         jobs = self._submit(groups)
         report.jobs += len(jobs)
+        try:
+            return self._wait(groups, jobs, report)
+        except BaseException:                    # Ctrl-C or an error of the driver: no job outlives it
+            for job in jobs:
+                job.cancel(check=False)
+            raise
+
+    def _wait(self, groups: list[list[Need]], jobs: list[Any], report: BuildReport) -> list[Failure]:
         tries = [0] * len(groups)
         absent = [0] * len(groups)
         results: list[list[str | None] | None] = [None] * len(groups)

@@ -137,6 +137,7 @@ class Context:
     read_only: bool = False            # judging after an executor built the plan: a missing model is an error
     failed_builds: dict[Path, Any] = field(default_factory=dict)   # entry -> its executor's Failure
     _recorders: list[dict[str, list[float]]] = field(default_factory=list, repr=False)
+    _resume: Path | None = field(default=None, repr=False)    # the epoch checkpoint of the model in training
 
     @contextmanager
     def recording(self) -> Iterator[dict[str, list[float]]]:
@@ -216,8 +217,12 @@ class Context:
             if log:
                 log.build(family, key["seed"])
             start = time.perf_counter()
+            self._resume = entry.with_name(f".{entry.name}.resume.pt") if self.scale.epoch_checkpoints else None
             with pinned_threads(self.scale.threads):
                 build(folder)
+            if self._resume is not None:
+                self._resume.unlink(missing_ok=True)
+            self._resume = None
             built.append(time.perf_counter() - start)
             if family:
                 (folder / BUILD_FILE).write_text(json.dumps({"wall_s": built[0], "threads": self.scale.threads}))
@@ -279,7 +284,7 @@ class Context:
             history = train(model, self.batches(path, train=True, seed=seed, batch_size=cfg.batch_size,
                                                 trigger=trigger, trigger_indices=chosen, flip=cfg.flip),
                             cfg, device=self.device, seed=seed, on_progress=self._trainer(),
-                            desc=f"source {data} p={spec.trigger_fraction} {arch} seed {seed}")
+                            desc=f"source {data} p={spec.trigger_fraction} {arch} seed {seed}", resume=self._resume)
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch, **key})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
@@ -361,10 +366,11 @@ class Context:
                 refresh_batchnorm(model, loader(True, cfg.batch_size))
                 feats, labels = extract_features(model, loader(False, EVAL_BATCH), device=self.device)
                 history = train(model.head, FeatureBatches(feats, labels, batch_size=cfg.batch_size, seed=seed),
-                                cfg, device=self.device, seed=seed, desc=desc, on_progress=self._trainer())
+                                cfg, device=self.device, seed=seed, desc=desc, on_progress=self._trainer(),
+                                resume=self._resume)
             else:
                 history = train(model, loader(True, cfg.batch_size), cfg, device=self.device, seed=seed,
-                                desc=desc, on_progress=self._trainer())
+                                desc=desc, on_progress=self._trainer(), resume=self._resume)
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 

@@ -6,10 +6,12 @@ on a non-finite loss that says where it happened.
 """
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Protocol
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -25,6 +27,8 @@ class Batches(Protocol):
 
     def __len__(self) -> int: ...
     def __iter__(self): ...
+    def position(self) -> Any: ...
+    def seek(self, position: Any) -> None: ...
 
 
 @contextmanager
@@ -63,12 +67,13 @@ class History:
 @timed("train")
 def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch.device, seed: int,
           desc: str = "train", on_progress: Callable[[float, int, float], None] | None = None,
-          frozen_bn: Iterable[nn.Module] = ()) -> History:
+          frozen_bn: Iterable[nn.Module] = (), resume: Path | None = None) -> History:
     """Train ``model`` in place on ``batches`` for ``cfg.epochs`` epochs.
 
     Only parameters with ``requires_grad`` are optimised, so fixed-feature transfer is the same loop
     with a frozen backbone. Modules in ``frozen_bn`` are kept in eval mode. ``on_progress`` is called
-    after every step with (epochs done, of epochs, images/s).
+    after every step with (epochs done, of epochs, images/s). With ``resume``, the state after each
+    epoch is saved there and a run that finds it goes on from the next epoch (a requeued job).
     """
     torch.manual_seed(seed)
     model.to(device)
@@ -83,8 +88,9 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     steps = len(batches)
     history = History()
+    first = _restore(resume, model, opt, scaler, batches, history) if resume is not None else 0
     seen, start = 0, time.perf_counter()
-    for epoch in range(cfg.epochs):
+    for epoch in range(first, cfg.epochs):
         model.train()
         for m in frozen_bn:
             m.eval()
@@ -113,9 +119,36 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
                 on_progress(epoch + (step + 1) / steps, cfg.epochs, seen / max(time.perf_counter() - start, 1e-9))
         history.loss.append(total_loss / max(count, 1))
         history.accuracy.append(correct / max(count, 1))
+        if resume is not None and epoch + 1 < cfg.epochs:
+            _save_epoch(resume, epoch + 1, model, opt, scaler, batches, history)
     history.wall_s = time.perf_counter() - start
     history.images_per_s = seen / max(history.wall_s, 1e-9)
     return history
+
+
+def _save_epoch(path: Path, epochs: int, model: nn.Module, opt: torch.optim.Optimizer, scaler: Any,
+                batches: Batches, history: History) -> None:
+    state = {"epochs": epochs, "model": model.state_dict(), "opt": opt.state_dict(), "scaler": scaler.state_dict(),
+             "batches": batches.position(), "rng": torch.get_rng_state(),
+             "loss": history.loss, "accuracy": history.accuracy}
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _restore(path: Path, model: nn.Module, opt: torch.optim.Optimizer, scaler: Any, batches: Batches,
+             history: History) -> int:
+    """The epoch to start from: 0, or the one after the last saved at ``path``."""
+    if not path.is_file():
+        return 0
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    scaler.load_state_dict(state["scaler"])
+    batches.seek(state["batches"])
+    torch.set_rng_state(state["rng"])
+    history.loss, history.accuracy = list(state["loss"]), list(state["accuracy"])
+    return int(state["epochs"])
 
 
 @timed("evaluate")

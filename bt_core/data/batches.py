@@ -36,6 +36,13 @@ class MemoryBatches:
         full, rest = divmod(self.num_samples, self.batch_size)
         return full + (1 if rest and not self.train else 0)
 
+    def position(self) -> torch.Tensor:
+        """Where the shuffling stands: a resumed training run sees the epochs it has not seen yet."""
+        return self.generator.get_state()
+
+    def seek(self, position: torch.Tensor) -> None:
+        self.generator.set_state(position)
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = (torch.randperm(self.num_samples, generator=self.generator) if self.train
                  else torch.arange(self.num_samples)).to(self.images.device)
@@ -73,6 +80,13 @@ class StreamBatches:
     def __len__(self) -> int:
         return len(self.loader)
 
+    def position(self) -> int:
+        """FFCV draws each epoch's order from (seed, epoch): the next epoch is the whole position."""
+        return self.loader.next_epoch
+
+    def seek(self, position: int) -> None:
+        self.loader.next_epoch = int(position)
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for x, y, *_ in self.loader:
             yield x, y
@@ -88,6 +102,12 @@ class FeatureBatches:
 
     def __len__(self) -> int:
         return max(1, self.num_samples // self.batch_size)
+
+    def position(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def seek(self, position: torch.Tensor) -> None:
+        self.generator.set_state(position)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = torch.randperm(self.num_samples, generator=self.generator).to(self.features.device)

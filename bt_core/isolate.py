@@ -37,7 +37,10 @@ def _serve(conn, factory: Callable[..., Any], args: tuple, serve: bool) -> None:
         return
     conn.send(("ok", None if serve else made))
     while serve:
-        request = conn.recv()
+        try:
+            request = conn.recv()
+        except EOFError:
+            return                          # the parent is gone
         if request is None:
             return
         try:

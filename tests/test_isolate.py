@@ -23,6 +23,10 @@ def _hang(*_):
         time.sleep(0.1)
 
 
+def _exit(*_):
+    os._exit(3)
+
+
 def _fail(*_):
     raise RuntimeError("no C++ compiler")
 
@@ -40,7 +44,7 @@ def test_a_child_returns_its_value():
 
 
 @pytest.mark.parametrize("fn, reason", [(_abort, "crashed (SIGABRT)"), (_hang, "timed out after 3 s"),
-                                        (_fail, "RuntimeError: no C++ compiler")])
+                                        (_exit, "exited with status 3"), (_fail, "RuntimeError: no C++ compiler")])
 def test_a_crash_a_hang_or_an_exception_in_the_child_is_an_outcome(fn, reason):
     assert run_isolated(fn, timeout_s=3 if fn is _hang else 120) == Outcome(False, reason=reason)
 

@@ -25,7 +25,6 @@ Nothing is read from the artifact cache: every figure is measured fresh.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import platform
 import tempfile
@@ -220,78 +219,94 @@ def measure_architectures(data, device: torch.device, *, batch_size: int) -> dic
     return out
 
 
-ENGINE_VARIANTS = ("eager", "channels_last", "fused_sgd", "compiled", "compiled_channels_last")
 ENGINE_BATCHES = 8
+ENGINE_TIMEOUT_S = 180.0     # a cold torch.compile of one mini network took about 40 s on an idle machine
+# A variant that runs the kernels of another is not tried where that one could not run.
+_NEEDS = {"compiled_channels_last": "channels_last"}
 
 
 def _engine_step(arch: str, variant: str, batch_size: int, device: torch.device):
     """A training step of ``arch`` as ``variant`` runs it, on uint8 batches of 32 px images as the
     trainer hands them over (the model normalises them), a different batch each step."""
+    from bt_core.engine import training_step
     from bt_core.models import create_model
 
     torch.manual_seed(0)
-    model = create_model(arch, 10).to(device).train()
-    xs = torch.randint(0, 256, (ENGINE_BATCHES, batch_size, 3, 32, 32), dtype=torch.uint8, device=device)
-    ys = torch.randint(0, 10, (ENGINE_BATCHES, batch_size), device=device)
-    if "channels_last" in variant:
-        model = model.to(memory_format=torch.channels_last)
-        xs = torch.stack([x.contiguous(memory_format=torch.channels_last) for x in xs])
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4,
-                          **({"fused": True} if variant == "fused_sgd" else {}))
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
-    forward = torch.compile(model) if variant.startswith("compiled") else model
-    turn = itertools.count()
+    model = create_model(arch, 10)
+    xs = torch.randint(0, 256, (ENGINE_BATCHES, batch_size, 3, 32, 32), dtype=torch.uint8)
+    ys = torch.randint(0, 10, (ENGINE_BATCHES, batch_size))
+    return training_step(model, variant, xs, ys, device)
 
-    def step() -> None:
-        i = next(turn) % ENGINE_BATCHES
-        loss = loss_fn(forward(xs[i]), ys[i])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
 
-    return step
+def _engine_worker(arch: str, variant: str, batch_size: int, device: str, threads: int | None):
+    """The child's side: build the step once, then answer "run n steps" with their wall seconds."""
+    from bt_core.train import pinned_threads
+
+    with pinned_threads(threads):
+        step = _engine_step(arch, variant, batch_size, torch.device(device))
+
+    def run(n: int) -> float:
+        with pinned_threads(threads):
+            start = time.perf_counter()
+            for _ in range(n):
+                step()
+            return time.perf_counter() - start
+
+    return run
 
 
 def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds: int,
-                   variants: tuple[str, ...] = ENGINE_VARIANTS) -> dict[str, object]:
-    """Steady-state training images/s of each variant per architecture, interleaved; a variant that
-    cannot run here (e.g. compile without a C++ compiler) is reported with why, not timed."""
+                   variants: tuple[str, ...] | None = None, architectures: tuple[str, ...] | None = None,
+                   timeout_s: float = ENGINE_TIMEOUT_S, worker=_engine_worker) -> dict[str, object]:
+    """Steady-state training images/s of each variant per architecture, interleaved. Each variant
+    runs in its own child process (``worker`` builds it there), every call under ``timeout_s``: a
+    variant that cannot run here (no C++ compiler for compile, a kernel that crashes or spins) is
+    reported with why, not timed, and the others go on."""
     from bt_core.config import get_scale
-    from bt_core.train import pinned_threads
+    from bt_core.engine import VARIANTS
+    from bt_core.isolate import Isolated
 
     scale = get_scale("mini")
     source_images = scale.data_sizes["n_source"] * scale.source.epochs
     out: dict[str, object] = {"source_model_images": source_images}
-    with pinned_threads(scale.threads):
-        for arch in scale.architectures:
-            runs, rates = {}, {}
-            for variant in variants:
-                try:
-                    step = _engine_step(arch, variant, batch_size, device)
-                    start = time.perf_counter()
-                    for _ in range(3):                      # warm-up; compiling happens here
-                        step()
-                    out[f"{arch}/{variant}/warmup_s"] = time.perf_counter() - start
-                    runs[variant], rates[variant] = step, []
-                except Exception as exc:                    # noqa: BLE001 - reported, not timed
-                    out[f"{arch}/{variant}/unavailable"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+    for arch in architectures or scale.architectures:
+        children: dict[str, Isolated] = {}
+        try:
+            for variant in variants or VARIANTS:
+                needed = _NEEDS.get(variant)
+                if f"{arch}/{needed}/unavailable" in out:
+                    out[f"{arch}/{variant}/unavailable"] = f"not tried: {needed} {out[f'{arch}/{needed}/unavailable']}"
+                    continue
+                child = Isolated(worker, arch, variant, batch_size, str(device), scale.threads, timeout_s=timeout_s)
+                warm = child(3, timeout_s=timeout_s) if child.started.ok else child.started   # compiling happens here
+                if warm.ok:
+                    children[variant] = child
+                    out[f"{arch}/{variant}/warmup_s"] = warm.value
+                else:
+                    out[f"{arch}/{variant}/unavailable"] = warm.reason
+            rates: dict[str, list[float]] = {variant: [] for variant in children}
             for _ in range(rounds):
-                for variant, step in runs.items():
-                    start = time.perf_counter()
-                    for _ in range(steps):
-                        step()
-                    rates[variant].append(steps * batch_size / (time.perf_counter() - start))
-            for variant, got in rates.items():
-                out[f"{arch}/{variant}_img_s"] = float(np.median(got))
-                out[f"{arch}/{variant}/one_source_s"] = (out[f"{arch}/{variant}/warmup_s"]
-                                                         + source_images / out[f"{arch}/{variant}_img_s"])
-            for variant in rates:
-                if variant != "eager" and "eager" in rates:
-                    out[f"{arch}/{variant}_over_eager"] = out[f"{arch}/{variant}_img_s"] / out[f"{arch}/eager_img_s"]
-                    out[f"{arch}/{variant}/one_source_over_eager"] = (out[f"{arch}/eager/one_source_s"]
-                                                                      / out[f"{arch}/{variant}/one_source_s"])
+                for variant, child in children.items():
+                    if variant not in rates:
+                        continue
+                    got = child(steps, timeout_s=timeout_s)
+                    if got.ok:
+                        rates[variant].append(steps * batch_size / got.value)
+                    else:
+                        out[f"{arch}/{variant}/unavailable"] = got.reason
+                        del rates[variant]
+        finally:
+            for child in children.values():
+                child.close()
+        for variant, got in rates.items():
+            out[f"{arch}/{variant}_img_s"] = float(np.median(got))
+            out[f"{arch}/{variant}/one_source_s"] = (out[f"{arch}/{variant}/warmup_s"]
+                                                     + source_images / out[f"{arch}/{variant}_img_s"])
+        for variant in rates:
+            if variant != "eager" and "eager" in rates:
+                out[f"{arch}/{variant}_over_eager"] = out[f"{arch}/{variant}_img_s"] / out[f"{arch}/eager_img_s"]
+                out[f"{arch}/{variant}/one_source_over_eager"] = (out[f"{arch}/eager/one_source_s"]
+                                                                  / out[f"{arch}/{variant}/one_source_s"])
     return out
 
 
@@ -334,7 +349,7 @@ def _measure_all(results: dict[str, object], tmp: Path, args: argparse.Namespace
             results["architectures"] = measure_architectures(data, device, batch_size=args.batch_size)
         with console.status("timing the training engine per architecture (compiling takes a while)..."):
             results["engine"] = measure_engine(device, batch_size=args.batch_size, steps=args.engine_steps,
-                                               rounds=args.engine_rounds)
+                                               rounds=args.engine_rounds, timeout_s=args.engine_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the engine comparison (eager vs channels_last, fused SGD, torch.compile)")
     parser.add_argument("--engine-steps", type=int, default=10, help="timed training steps per variant and round")
     parser.add_argument("--engine-rounds", type=int, default=5, help="interleaved rounds of the engine comparison")
+    parser.add_argument("--engine-timeout", type=float, default=ENGINE_TIMEOUT_S,
+                        help="seconds each engine variant's child may take to start, warm up (compile) or run one "
+                             "round before it is reported as timed out")
     parser.add_argument("--output", type=Path, default=Path("bt-results") / "perf.json")
     args = parser.parse_args(argv)
     if args.jpeg_images < 0:
@@ -365,11 +383,13 @@ def main(argv: list[str] | None = None) -> int:
                                   "images": args.images, "epochs": args.epochs, "workers": args.workers}
     if args.engine_steps < 1 or args.engine_rounds < 1:
         parser.error(f"--engine-steps={args.engine_steps}, --engine-rounds={args.engine_rounds}: expected integers >= 1")
+    if not args.engine_timeout > 0:
+        parser.error(f"--engine-timeout={args.engine_timeout}: expected a number of seconds > 0")
     with tempfile.TemporaryDirectory(prefix="bt-perf-") as tmp:
         if args.engine_only:
             with console.status("timing the training engine per architecture (compiling takes a while)..."):
                 results["engine"] = measure_engine(device, batch_size=args.batch_size, steps=args.engine_steps,
-                                                   rounds=args.engine_rounds)
+                                                   rounds=args.engine_rounds, timeout_s=args.engine_timeout)
         else:
             _measure_all(results, Path(tmp), args, device, console)
     table = Table(title=f"benchmark perf on {device} ({args.images} images of 32 px, {args.jpeg_images} JPEGs "

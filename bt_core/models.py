@@ -46,7 +46,7 @@ class Classifier(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         x = (x.float() - self.mean) / self.std
-        return self.backbone(x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x)
+        return self.backbone(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

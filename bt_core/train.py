@@ -1,8 +1,9 @@
 """The trainer: one loop for source training, transfer and scratch, on the CPU and on CUDA.
 
 SGD with momentum and weight decay under the paper's triangular learning rate, label smoothing,
-mixed precision and channels_last on CUDA, progress reports for the run's display, and a hard stop
-on a non-finite loss that says where it happened.
+mixed precision on CUDA, channels_last on CUDA where its probe passes (:mod:`bt_core.engine`),
+progress reports for the run's display, and a hard stop on a non-finite loss that says where it
+happened.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import engine
+from .cache import default_root
 from .config import TrainConfig
 from .errors import TrainingError
 from .phases import timed
@@ -77,8 +80,6 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
     """
     torch.manual_seed(seed)
     model.to(device)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise TrainingError(f"{desc}: the model has no trainable parameters")
@@ -90,12 +91,19 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
     history = History()
     first = _restore(resume, model, opt, scaler, batches, history) if resume is not None else 0
     seen, start = 0, time.perf_counter()
+    channels_last = False
     for epoch in range(first, cfg.epochs):
         model.train()
         for m in frozen_bn:
             m.eval()
         total_loss, correct, count = 0.0, 0, 0
         for step, (x, y) in enumerate(batches):
+            if epoch == first and step == 0 and x.dim() == 4 and engine.candidates(device):
+                channels_last = engine.choose(model, x, device, root=default_root()) == "channels_last"
+                if channels_last:
+                    model.to(memory_format=torch.channels_last)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             for group in opt.param_groups:
                 group["lr"] = cfg.lr_at(epoch + step / steps)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):

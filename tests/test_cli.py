@@ -212,30 +212,53 @@ def test_perf_times_every_architecture_of_the_sweep_against_the_default():
         assert out[f"{arch}_over_{scale.arch}"] == pytest.approx(ratio)
 
 
-def test_perf_engine_sets_each_variant_beside_eager_and_names_one_that_cannot_run(monkeypatch):
+def _faulty_engine(arch, variant, batch_size, device, threads):
+    """perf's engine worker, with variants that fail inside the child: at build, by a real abort
+    while stepping, or by never returning."""
+    import os
+    import time
+
+    from benchmark.perf import _engine_worker
+
+    if variant == "raises":
+        raise RuntimeError("no C++ compiler")
+    if variant == "aborts":
+        return lambda n: os.abort()
+    if variant == "hangs":
+        return lambda n: time.sleep(3600)
+    return _engine_worker(arch, variant, batch_size, device, threads)
+
+
+def test_perf_engine_sets_each_variant_beside_eager_and_names_one_that_cannot_run():
     import torch
 
     from benchmark import perf
     from bt_core.config import get_scale
 
-    real = perf._engine_step
-
-    def step(arch, variant, batch_size, device):
-        if variant == "broken":
-            raise RuntimeError("no C++ compiler")
-        return real(arch, variant, batch_size, device)
-
-    monkeypatch.setattr(perf, "_engine_step", step)
     out = perf.measure_engine(torch.device("cpu"), batch_size=8, steps=1, rounds=2,
-                              variants=("eager", "channels_last", "broken"))
+                              variants=("eager", "channels_last", "raises", "aborts"), worker=_faulty_engine)
     for arch in get_scale("mini").architectures:
         ratio = out[f"{arch}/channels_last_img_s"] / out[f"{arch}/eager_img_s"]
         assert out[f"{arch}/channels_last_over_eager"] == pytest.approx(ratio)
         one = {v: out[f"{arch}/{v}/warmup_s"] + out["source_model_images"] / out[f"{arch}/{v}_img_s"]
                for v in ("eager", "channels_last")}
         assert out[f"{arch}/channels_last/one_source_over_eager"] == pytest.approx(one["eager"] / one["channels_last"])
-        assert out[f"{arch}/broken/unavailable"] == "RuntimeError: no C++ compiler"
-        assert f"{arch}/broken_img_s" not in out
+        assert out[f"{arch}/raises/unavailable"] == "RuntimeError: no C++ compiler"
+        assert out[f"{arch}/aborts/unavailable"] == "crashed (SIGABRT)"
+        assert f"{arch}/raises_img_s" not in out and f"{arch}/aborts_img_s" not in out
+
+
+def test_perf_engine_times_out_a_variant_that_hangs_and_skips_one_that_needs_it(monkeypatch):
+    import torch
+
+    from benchmark import perf
+
+    monkeypatch.setitem(perf._NEEDS, "compiled_channels_last", "hangs")
+    out = perf.measure_engine(torch.device("cpu"), batch_size=8, steps=1, rounds=1, architectures=("mini_vgg",),
+                              variants=("hangs", "compiled_channels_last"), timeout_s=20, worker=_faulty_engine)
+    assert out["mini_vgg/hangs/unavailable"] == "timed out after 20 s"
+    assert out["mini_vgg/compiled_channels_last/unavailable"] == "not tried: hangs timed out after 20 s"
+    assert not any(key.endswith("_img_s") for key in out)
 
 
 @pytest.mark.parametrize("command", [["run"], ["compare", "--arch", "mini_vgg"]])
@@ -248,6 +271,11 @@ def test_a_pytest_option_the_command_sets_itself_is_refused_with_the_one_to_use(
 def test_perf_refuses_a_bad_engine_budget(tmp_path):
     proc = _run(["perf", "--engine-only", "--engine-rounds", "0"], tmp_path)
     assert proc.returncode == 2 and "--engine-rounds=0: expected integers >= 1" in proc.stderr
+
+
+def test_perf_refuses_an_engine_time_limit_that_is_not_positive(tmp_path):
+    proc = _run(["perf", "--engine-only", "--engine-timeout", "0"], tmp_path)
+    assert proc.returncode == 2 and "--engine-timeout=0.0: expected a number of seconds > 0" in proc.stderr
 
 
 def _checks(*verdicts):

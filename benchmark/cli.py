@@ -268,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("perf", help="measure loader, transfer and training speed", add_help=False)
     sub.add_parser("design", help="the seed design's boundaries and its error rates (--write stores it)",
                    add_help=False)
+    sub.add_parser("executors", help="a mini slice inline, through local processes and through Slurm, side by side",
+                   add_help=False)
     sub.add_parser("prepare", help="convert one of the paper's datasets from its native layout to .beton",
                    add_help=False)
     p = sub.add_parser("examples", help="trigger examples (PNG) and a dataset statistics table")
@@ -275,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", type=Path, default=REPO / "bt-results")
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("perf", "prepare", "design"):          # they parse their own options
+    if argv and argv[0] in ("perf", "prepare", "design", "executors"):          # they parse their own options
         from importlib import import_module
 
         return import_module(f".{argv[0]}", __package__).main(argv[1:])

@@ -75,6 +75,7 @@ class Scale:
     test_per_group: int = 0
     transfer_by_target: dict[str, dict[str, TrainConfig]] = field(default_factory=dict)
     source_by_data: dict[str, TrainConfig] = field(default_factory=dict)  # else ``source``
+    source_by_arch: dict[str, TrainConfig] = field(default_factory=dict)  # the architecture sweep's sources
     notes: dict[str, str] = field(default_factory=dict)
     threads: int | None = None        # CPU threads every model is built with (None: torch's default)
     epoch_checkpoints: bool = False   # save each epoch so a requeued job resumes (hours-long builds)
@@ -84,7 +85,9 @@ class Scale:
             raise ConfigError(f"mode={mode!r} is unknown: expected one of {', '.join(self.transfer)}")
         return self.transfer_by_target.get(target, self.transfer)[mode]
 
-    def source_config(self, data: str) -> TrainConfig:
+    def source_config(self, data: str, arch: str | None = None) -> TrainConfig:
+        if data == self.source_data and arch in self.source_by_arch:
+            return self.source_by_arch[arch]
         return self.source_by_data.get(data, self.source)
 
     def describe(self) -> dict[str, Any]:
@@ -186,6 +189,7 @@ def _paper() -> Scale:
     trigger = {"name": "square", "size": 0.25}    # 56 of 224 px, top-left, yellow (App. A.1)
     targets = tuple(hp.TRANSFER_RECIPES)
     attribute_data = hp.CELEBA_DATASETS + hp.COCO_DATASETS
+    architectures = ("resnet18", "resnet50", "vgg16_bn", "densenet121", "mobilenet_v2", "shufflenet_v2_x1_0")
     default = {mode: hp.transfer("cifar10", mode) for mode in ("fixed", "linear-probe", "full", "scratch")}
     return Scale(
         name="paper",
@@ -195,6 +199,8 @@ def _paper() -> Scale:
         transfer=default,
         transfer_by_target={t: {m: hp.transfer(t, m) for m in default} for t in targets + attribute_data},
         source_by_data={d: hp.attribute_recipe(d).train_config() for d in attribute_data},
+        # App. A.4: the other architectures' ImageNet sources at batch 512; ResNet-18's are the main ones
+        source_by_arch={a: hp.ARCHITECTURE_SOURCE.train_config() for a in architectures if a != "resnet18"},
         trigger=trigger,
         trigger_fraction=0.5,
         loader="stream",
@@ -204,8 +210,7 @@ def _paper() -> Scale:
         targets=targets,
         probes=_probes(trigger, stencil_size=0.4),
         trigger_fractions=(0.1, 0.25, 0.5),
-        architectures=("resnet18", "resnet50", "vgg16_bn", "densenet121", "mobilenet_v2",
-                       "shufflenet_v2_x1_0"),
+        architectures=architectures,
         notes={"data": "the paper's datasets as <data-root>/<name>/<split>.beton, written by python -m benchmark prepare",
                "hyperparameters": "bt_core.paper_hparams (App. A of arXiv 2207.02842, authors' configs)",
                "celeba": hp.CELEBA.cite, "coco": f"{hp.COCO_SOURCE.cite}; {hp.COCO_TRANSFER.cite}"},
@@ -242,6 +247,7 @@ def _paper_smoke() -> Scale:
                    transfer={m: _smoke_budget(c, dst) for m, c in paper.transfer.items()},
                    transfer_by_target=by_target,
                    source_by_data={d: _smoke_budget(c, src) for d, c in paper.source_by_data.items()},
+                   source_by_arch={a: _smoke_budget(c, src) for a, c in paper.source_by_arch.items()},
                    targets=(SMOKE_TARGET,),
                    notes={**paper.notes, "budget": f"paper-smoke: sources {src} epoch, transfers {dst}, batch "
                           f"{SMOKE_BATCH}, peak LR scaled by {SMOKE_BATCH}/batch; a pipeline check, not a "

@@ -264,7 +264,7 @@ class Context:
 
         arch = spec.arch or self.scale.arch
         data = spec.data or self.scale.source_data
-        cfg = self.scale.source_config(data)
+        cfg = self.scale.source_config(data, arch)
         path = self.dataset(data, "train", seed)
         meta = self._meta(path)
         num_classes = meta["num_classes"]

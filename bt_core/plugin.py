@@ -267,7 +267,9 @@ def drive_checks(session: Session, checks: list, say: Callable[[str], None]) -> 
     from .executors import ContextSetup, SubmititBuilder
 
     ctx = session.ctx
-    setup = ContextSetup(ctx.scale, str(ctx.cache.root), ctx.device.type,
+    # the driver may run where there is no GPU (a login node): jobs given GPUs train on them
+    device = "cuda" if session.executor.gpus else ctx.device.type
+    setup = ContextSetup(ctx.scale, str(ctx.cache.root), device,
                          str(ctx.data_root) if ctx.data_root else None,
                          str(ctx.target_dir) if ctx.target_dir else None)
     session.drive_report = drive(ctx, session.plan, checks, SubmititBuilder(setup, session.executor, say), say)

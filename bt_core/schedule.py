@@ -48,7 +48,8 @@ def paper_hours(need: Need, scale: Any) -> float:
     if need.kind == "source":
         spec = request.args[0]
         data = spec.data or scale.source_data
-        cfg, arch = scale.source_config(data), spec.arch or scale.arch
+        arch = spec.arch or scale.arch
+        cfg = scale.source_config(data, arch)
         share = 1.0
     else:
         source, target, mode = request.args[:3]

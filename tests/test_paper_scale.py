@@ -52,3 +52,16 @@ def test_attribute_experiments_train_with_their_own_recipes():
     assert (coco_target.batch_size, coco_target.epochs, coco_target.lr, coco_target.peak_epoch) == \
         (256, 25, 0.005, 2)                                                           # Table 3, fine-tuning
     assert "Table 3" in scale.notes["coco"] and "Table 6" in scale.notes["celeba"]
+
+
+def test_the_architecture_sweep_trains_its_imagenet_sources_at_batch_512():
+    scale = get_scale("paper")
+    for arch in scale.architectures:
+        cfg = scale.source_config("imagenet", arch)
+        assert cfg.batch_size == (1024 if arch == "resnet18" else 512), arch          # App. A.4
+        assert (cfg.epochs, cfg.lr) == (scale.source.epochs, scale.source.lr)
+    assert scale.source_config("celeba_biased", "vgg16_bn") == scale.source_config("celeba_biased")
+    smoke, mini = get_scale("paper-smoke"), get_scale("mini")
+    swept = smoke.source_config("imagenet", "vgg16_bn")
+    assert (swept.batch_size, swept.epochs) == (smoke.source.batch_size, smoke.source.epochs)   # the smoke budget
+    assert all(mini.source_config(mini.source_data, a) == mini.source for a in mini.architectures)

@@ -200,7 +200,8 @@ def measure_training(cache_dir: Path, device: torch.device) -> dict[str, float]:
 
 def measure_architectures(data, device: torch.device, *, batch_size: int) -> dict[str, float]:
     """One epoch of the suite's own trainer per architecture of the sweep, on the same images."""
-    from bt_core.config import TrainConfig, get_scale
+    from bt_core.config import get_scale
+    from bt_core.train_config import TrainConfig
     from bt_core.data.batches import MemoryBatches
     from bt_core.models import create_model
     from bt_core.train import pinned_threads, train

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from . import metrics, sequential
-from .experiment import Evaluation, silhouette
+from .experiment import Evaluation, SourceSpec, silhouette
 
-if TYPE_CHECKING:
-    from .session import Session
+
+class Transfers(Protocol):
+    """What a backdoor measurement asks of a run: its two sources and a transfer of either."""
+
+    @property
+    def clean_source(self) -> SourceSpec: ...
+    @property
+    def triggered_source(self) -> SourceSpec: ...
+    def transfer(self, source: SourceSpec | None, target: str, mode: str, seed: int, **kw: Any) -> Evaluation: ...
 
 # --- measurements on one evaluation -------------------------------------------------------------
 
@@ -70,7 +77,7 @@ def attribute_accuracy_gap(ev: Evaluation, attribute: str) -> float:
     return float(np.mean(gaps))
 
 
-def backdoor_gap(bt: "Session", target: str, mode: str, seed: int, **transfer_kw: Any) -> "Measurement":
+def backdoor_gap(bt: Transfers, target: str, mode: str, seed: int, **transfer_kw: Any) -> "Measurement":
     """ASR on ``target`` of a model transferred from the triggered source minus that from the clean
     source, same seed (Fig. 1-4), with both ASRs as parts."""
     clean = asr(bt.transfer(bt.clean_source, target, mode, seed, **transfer_kw))

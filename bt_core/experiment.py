@@ -21,6 +21,7 @@ import torch
 
 from .cache import Cache, file_sha256
 from .config import Scale
+from .data import registry
 from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
 from .data.beton import Arrays, read_arrays, read_columns, read_meta
 from .errors import ConfigError, MissingDataError, NotBuiltError
@@ -154,8 +155,6 @@ class Context:
     # --- datasets ------------------------------------------------------------------------
     def dataset(self, name: str, split: str, seed: int) -> Path:
         """Path of the .beton for ``name``/``split``; synthetic data is generated into the cache."""
-        from .data import registry
-
         try:
             return registry.dataset_path(self, name, split, seed)
         except MissingDataError:
@@ -260,8 +259,6 @@ class Context:
         return {"what": "given source", "arch": arch, "arch_def": fingerprint(arch), "sha256": spec.weights_sha256}
 
     def _source_entry(self, spec: SourceSpec, seed: int) -> tuple[Path, dict[str, Any], int]:
-        from .data import registry
-
         arch = spec.arch or self.scale.arch
         data = spec.data or self.scale.source_data
         cfg = self.scale.source_config(data, arch)

@@ -256,7 +256,7 @@ def read_weights(path: str | Path, what: str = "checkpoint", allow: tuple[type, 
 def load_checkpoint(path: str | Path, *, arch: str, num_classes: int) -> tuple[Classifier, dict[str, Any]]:
     """Load one of the suite's checkpoints, refusing one made for another architecture or class
     count, or in the older pickled format."""
-    from .config import TrainConfig
+    from .train_config import TrainConfig
 
     blob = read_weights(path, allow=(TrainConfig,))
     if not isinstance(blob, dict) or "state_dict" not in blob or "config" not in blob:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .config import TrainConfig
+from .train_config import TrainConfig
 from .errors import ConfigError
 
 AUTHORS_CONFIGS = "MadryLab/bias-transfer dataset_configs"

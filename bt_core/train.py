@@ -20,7 +20,7 @@ from torch import nn
 
 from . import engine
 from .cache import default_root
-from .config import TrainConfig
+from .train_config import TrainConfig
 from .errors import TrainingError
 from .phases import timed
 

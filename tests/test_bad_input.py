@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from bt_core.cache import Cache, CacheWarning
-from bt_core.config import TrainConfig, get_scale
+from bt_core.config import get_scale
+from bt_core.train_config import TrainConfig
 from bt_core.data.batches import MemoryBatches
 from bt_core.data.beton import Arrays, read_arrays, read_meta, write_arrays
 from bt_core.errors import ConfigError, DataError, TrainingError

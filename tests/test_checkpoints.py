@@ -3,7 +3,7 @@ and a file that carries pickled code is refused before anything in it runs."""
 import pytest
 import torch
 
-from bt_core.config import TrainConfig
+from bt_core.train_config import TrainConfig
 from bt_core.errors import TrainingError
 from bt_core.models import (create_model, for_transfer, load_checkpoint, load_pretrained, read_weights,
                             save_checkpoint)

@@ -14,7 +14,8 @@ from torch import nn
 from bt_core import sequential
 from bt_core.baselines import provenance, record
 from bt_core.cache import Cache
-from bt_core.config import TrainConfig, get_scale
+from bt_core.config import get_scale
+from bt_core.train_config import TrainConfig
 from bt_core.data.batches import FeatureBatches
 from bt_core.estimate import Prior, RunEstimate, key_of, priors, read_events
 from bt_core.experiment import Context

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,10 +17,9 @@ from ..phases import timed
 from . import splits, target_dir
 from .adapters.imagenet import DOG_CLASSES
 from .beton import Arrays, write_arrays
+from .context import DataContext
 from .synthetic import AttributePool, MiniWorld, mini_world
 
-if TYPE_CHECKING:
-    from ..experiment import Context
 
 # Attribute-pool datasets: name -> (pool, group table of splits.MINI_TABLES). Every split of a pool
 # is cut from one draw of it, disjointly; the shared test split is balanced over every group.
@@ -37,18 +35,18 @@ POOLED = {
 }
 
 
-def world(ctx: "Context") -> MiniWorld:
+def world(ctx: DataContext) -> MiniWorld:
     return mini_world(**ctx.scale.data_sizes)
 
 
-def names(ctx: "Context") -> list[str]:
+def names(ctx: DataContext) -> list[str]:
     if ctx.scale.name != "mini":
         return [ctx.scale.source_data, *ctx.scale.targets, *POOLED]
     w = world(ctx)
     return ["source", *w.targets, *POOLED]
 
 
-def superclass(ctx: "Context", name: str) -> tuple[int, ...]:
+def superclass(ctx: DataContext, name: str) -> tuple[int, ...]:
     """The classes that get the planted trigger (the stand-in for ImageNet's dog classes)."""
     if ctx.scale.name != "mini":
         if name != "imagenet":
@@ -60,7 +58,7 @@ def superclass(ctx: "Context", name: str) -> tuple[int, ...]:
 
 
 @timed("data")
-def dataset_path(ctx: "Context", name: str, split: str, seed: int) -> Path:
+def dataset_path(ctx: DataContext, name: str, split: str, seed: int) -> Path:
     if ctx.target_dir is not None and name == target_dir.NAME:
         return target_dir.dataset_path(ctx, split, world(ctx).source.size)
     if ctx.scale.name != "mini":
@@ -100,7 +98,7 @@ def _how_to_prepare(name: str) -> str:
             f"python -m benchmark prepare {source} --root NATIVE_DIR --out DATA_ROOT")
 
 
-def prepared_path(ctx: "Context", name: str, split: str) -> Path:
+def prepared_path(ctx: DataContext, name: str, split: str) -> Path:
     """``<data-root>/<name>/<split>.beton``, as :func:`bt_core.data.beton.write_beton` writes it."""
     if name not in names(ctx):
         raise ConfigError(f"dataset {name!r} is unknown at scale {ctx.scale.name}: expected one of "
@@ -130,7 +128,7 @@ def _draw(pool: AttributePool, seed: int) -> Arrays:
     return pool.generate(seed)
 
 
-def _pooled(ctx: "Context", w: MiniWorld, name: str, split: str, seed: int) -> Arrays:
+def _pooled(ctx: DataContext, w: MiniWorld, name: str, split: str, seed: int) -> Arrays:
     """Carve one split out of the attribute pool with the same builder the real adapters use.
 
     Every dataset of a pool is cut from one draw of the pool, disjointly (source, target and test

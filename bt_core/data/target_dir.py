@@ -15,7 +15,6 @@ import shutil
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,9 +24,8 @@ from .adapters import folder
 from .adapters.common import IMAGE_SUFFIXES, check_labels, load_rgb, scan_classes, write_split
 from .beton import read_columns, read_meta, sidecar
 from .catalog import DEFAULT_WORKERS
+from .context import DataContext
 
-if TYPE_CHECKING:
-    from ..experiment import Context
 
 NAME = "target_dir"          # the dataset name the cases see
 LAYOUTS = ("DIR/train/<class>/*.png|jpg and DIR/test/<class>/... (one folder per class), "
@@ -70,7 +68,7 @@ def _content(path: Path, size: int, mtime_ns: int) -> str:
     return file_sha256(path)
 
 
-def _from_betons(ctx: "Context", root: Path, split: str) -> Path:
+def _from_betons(ctx: DataContext, root: Path, split: str) -> Path:
     """The user's prepared split, linked into the cache with a sidecar that says where it came from
     (path and the sha256 of its bytes), so the models trained on it are keyed by its content."""
     path = root / f"{split}.beton"
@@ -93,7 +91,7 @@ def _from_betons(ctx: "Context", root: Path, split: str) -> Path:
     return ctx.cache.get("dataset", spec, build) / "data.beton"
 
 
-def _from_folders(ctx: "Context", root: Path, split: str, side: int | None) -> Path:
+def _from_folders(ctx: DataContext, root: Path, split: str, side: int | None) -> Path:
     spec = {"what": NAME, "layout": "folders", "root": str(root.resolve()), "listing": _listing(root),
             "split": split, "side": side}
 
@@ -147,7 +145,7 @@ def validate(root: Path) -> str:
     return kind
 
 
-def dataset_path(ctx: "Context", split: str, raw_side: int) -> Path:
+def dataset_path(ctx: DataContext, split: str, raw_side: int) -> Path:
     """``split`` of the user's target as a .beton; ``raw_side`` is the side images are resized to
     at a scale that reads raw images (the mini scale)."""
     root = Path(ctx.target_dir)

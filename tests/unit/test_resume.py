@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from bt_core.config import TrainConfig
+from bt_core.train_config import TrainConfig
 from bt_core.data.batches import MemoryBatches
 from bt_core.data.beton import Arrays
 from bt_core.models import create_model

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from bt_core import sequential
 from bt_core.errors import ConfigError
-from bt_core.plugin import parse_looks
+from bt_core.runner import parse_looks
 
 EFFECTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 

@@ -23,7 +23,7 @@ def test_b(check):
 def _pytest(tmp_path, stop, *args):
     (tmp_path / "test_demo.py").write_text(DEMO.format(stop=stop))
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "test_demo.py", "-q", "-p",
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "benchmark.pytest_plugin", "test_demo.py", "-q", "-p",
                            "no:cacheprovider", "-p", "no:xdist", "--bt-output", "out", "--bt-baselines", "base",
                            "--bt-cache", "cache", "--bt-progress", "off", "--bt-seeds", "3", *args],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

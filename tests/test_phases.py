@@ -11,7 +11,7 @@ from bt_core.cache import Cache
 from bt_core.config import get_scale
 from bt_core.data.batches import FeatureBatches
 from bt_core.experiment import Context
-from bt_core.plugin import finish_report
+from bt_core.runner import finish_report
 from bt_core.session import SeedPlan, Session
 from bt_core.train import predict
 

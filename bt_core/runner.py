@@ -1,4 +1,6 @@
-"""What the pytest plugin does, kept free of pytest so the command line can share it."""
+"""A run from its options: the session built and checked before anything trains, the executor's
+driver, the plan's table and the end-of-run report. Free of pytest (the plugin in
+``benchmark/pytest_plugin.py`` calls it) and of the repository's layout."""
 from __future__ import annotations
 
 import dataclasses
@@ -225,10 +227,6 @@ AUDIT_SKIP = ("measures a source the suite trains with a planted trigger or a kn
               "--bt-source-weights or --bt-target-dir only the natural-bias checks (marker audit) apply")
 
 
-def is_case(nodeid: str) -> bool:
-    return nodeid.startswith("cases/")
-
-
 def report_progress(session: Session) -> None:
     """This process writes progress events (checks, builds, training) for the run's display."""
     from .progress import EVENTS_DIR, RunLog
@@ -253,12 +251,6 @@ def watch(session: Session, nodeids: Sequence[str], mode: str):
         stream = sys.stderr
     estimate = RunEstimate(plan, session.plan.design.looks, session.plan.seeds, time.time())
     return Monitor(session.work_dir / EVENTS_DIR, estimate, stream, mode).start()
-
-
-def known_names(session: Session) -> str:
-    cases = sorted(case_name(p) for p in (Path(__file__).parent.parent / "cases").glob("test_*.py"))
-    return (f"Known cases: {', '.join(cases)}; targets at scale {session.scale.name}: "
-            f"{', '.join(session.scale.targets)}; modes: fixed-feature, full.")
 
 
 def drive_checks(session: Session, checks: list, say: Callable[[str], None]) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from . import metrics, sequential
-from .experiment import Evaluation, silhouette
+from .experiment import Evaluation, control
 
 if TYPE_CHECKING:
     from .session import Session
@@ -41,9 +41,9 @@ def output_shift(ev: Evaluation, probe: str) -> float:
 
 
 def feature_shift(ev: Evaluation, probe: str) -> float:
-    """The output shift of ``probe`` beyond that of its grey silhouette: what the overlaid feature
-    moves, net of what covering those pixels with anything moves."""
-    return output_shift(ev, probe) - output_shift(ev, silhouette(probe))
+    """The output shift of ``probe`` beyond that of its scrambled control: what the overlaid feature
+    moves, net of what its colours and coverage in that corner move."""
+    return output_shift(ev, probe) - output_shift(ev, control(probe))
 
 
 # An audit asks whether a feature shifts a model's outputs, not whether it shifts them by exactly

@@ -47,10 +47,10 @@ def feature_shift(ev: Evaluation, probe: str) -> float:
 
 
 # An audit asks whether a feature shifts a model's outputs, not whether it shifts them by exactly
-# zero: the smallest excess it reports, a shift of 2% of the test predictions. A source that never
-# saw the tennis ball measured 0.002 +- 0.012 (fixed-feature) and 0.000 +- 0.004 (full) over 3 seeds
-# in tests/test_audit.py's setting, against 0.25 and 0.15 from one that ties it to a class.
-MIN_FEATURE_SHIFT = 0.02
+# zero: the smallest excess it reports. 0.05, because a source that never saw the tennis ball
+# measured up to 0.029 +- 0.030 (fixed-feature, 3 seeds) on a grayscale target against the scrambled
+# control, and one that ties it to a class 0.27 (docs/decisions.md).
+MIN_FEATURE_SHIFT = 0.05
 
 
 def attribute_sensitivity(ev: Evaluation, attribute: str, predicted_class: int) -> float:

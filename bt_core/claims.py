@@ -15,7 +15,11 @@ from typing import Any, Mapping, Protocol, Sequence
 import numpy as np
 
 from . import metrics, sequential
+<<<<<<< HEAD
 from .experiment import Evaluation, SourceSpec, silhouette
+=======
+from .experiment import Evaluation, control
+>>>>>>> i-28
 
 
 class Transfers(Protocol):
@@ -48,16 +52,16 @@ def output_shift(ev: Evaluation, probe: str) -> float:
 
 
 def feature_shift(ev: Evaluation, probe: str) -> float:
-    """The output shift of ``probe`` beyond that of its grey silhouette: what the overlaid feature
-    moves, net of what covering those pixels with anything moves."""
-    return output_shift(ev, probe) - output_shift(ev, silhouette(probe))
+    """The output shift of ``probe`` beyond that of its scrambled control: what the overlaid feature
+    moves, net of what its colours and coverage in that corner move."""
+    return output_shift(ev, probe) - output_shift(ev, control(probe))
 
 
 # An audit asks whether a feature shifts a model's outputs, not whether it shifts them by exactly
-# zero: the smallest excess it reports, a shift of 2% of the test predictions. A source that never
-# saw the tennis ball measured 0.002 +- 0.012 (fixed-feature) and 0.000 +- 0.004 (full) over 3 seeds
-# in tests/test_audit.py's setting, against 0.25 and 0.15 from one that ties it to a class.
-MIN_FEATURE_SHIFT = 0.02
+# zero: the smallest excess it reports. 0.05, because a source that never saw the tennis ball
+# measured up to 0.029 +- 0.030 (fixed-feature, 3 seeds) on a grayscale target against the scrambled
+# control, and one that ties it to a class 0.27 (docs/decisions.md).
+MIN_FEATURE_SHIFT = 0.05
 
 
 def attribute_sensitivity(ev: Evaluation, attribute: str, predicted_class: int) -> float:

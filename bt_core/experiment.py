@@ -49,7 +49,7 @@ class Probe:
 
 
 CLEAN = Probe("clean")
-SILHOUETTE_FILL = (128, 128, 128)
+CONTROL_SEED = 0              # one fixed scramble: the control's predictions are cached like any probe's
 BUILD_FILE = "build.json"     # a model entry's build time, which baselines keep to foresee a cold run
 
 
@@ -61,10 +61,11 @@ def _build_seconds(entry: Path) -> float | None:
         return None
 
 
-def silhouette(intervention: str) -> str:
-    """The probe that overlays ``intervention``'s shape in flat grey: same pixels, same coverage,
-    none of the feature, so what it shifts is sensitivity to a covered corner, not to the feature."""
-    return f"{intervention} silhouette"
+def control(intervention: str) -> str:
+    """The probe that overlays ``intervention`` scrambled (:func:`bt_core.triggers.scrambled`): the
+    same covered pixels, colours and coverage without the object, so what it shifts is sensitivity
+    to the stencil's appearance in that corner, not to the feature."""
+    return f"{intervention} scrambled"
 
 
 @dataclass(frozen=True)
@@ -173,9 +174,9 @@ class Context:
 
     def probes(self) -> tuple[Probe, ...]:
         """Every evaluation runs the same probes, so every case can reuse every cached model: the
-        scale's, and each intervention's grey silhouette (:func:`silhouette`)."""
+        scale's, and each intervention's scrambled control (:func:`control`)."""
         given = [Probe(name, spec, _stencil_digest(spec["name"])) for name, spec in self.scale.probes.items()]
-        controls = [Probe(silhouette(p.name), {**p.trigger, "fill": SILHOUETTE_FILL}, p.digest)
+        controls = [Probe(control(p.name), {**p.trigger, "scramble": CONTROL_SEED}, p.digest)
                     for p in given if p.name in self.scale.interventions]
         return (CLEAN, *given, *controls)
 

@@ -55,14 +55,14 @@ def _check_fraction(name: str, value: float, low_open: bool = True) -> float:
     return value
 
 
-def _check_color(color, name: str = "color") -> tuple[int, int, int]:
+def _check_color(color) -> tuple[int, int, int]:
     values = None if isinstance(color, (str, bytes)) or not hasattr(color, "__iter__") else tuple(color)
     def integral(c):
         return isinstance(c, (int, np.integer)) and not isinstance(c, bool) or \
             isinstance(c, (float, np.floating)) and float(c).is_integer()
     if values is None or len(values) != 3 or not all(integral(c) and 0 <= c <= 255 for c in values):
         shown = color if values is None else values
-        raise TriggerError(f"{name}={shown!r} is out of range: expected three integers in [0, 255]")
+        raise TriggerError(f"color={shown!r} is out of range: expected three integers in [0, 255]")
     return tuple(int(c) for c in values)
 
 
@@ -332,17 +332,28 @@ def _resize_rgba(rgba: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgba, "RGBA").resize((side, side), Image.BILINEAR))
 
 
+def scrambled(rgba: np.ndarray, seed: int) -> np.ndarray:
+    """``rgba``'s pixels, colour and alpha together, permuted over its whole canvas by a fixed draw
+    of ``seed``: the same region, the same multiset of colours and coverages (so the same histogram,
+    mean and covered area); the object's shape and arrangement are gone."""
+    flat = rgba.reshape(-1, rgba.shape[-1])
+    return flat[np.random.default_rng(seed).permutation(len(flat))].reshape(rgba.shape)
+
+
 def stencil(name: str, size: float = 0.5, corner: str = "center", opacity: float = 1.0,
-            fill: Sequence[int] | None = None) -> Trigger:
+            scramble: int | None = None) -> Trigger:
     """Alpha-blend an RGBA stencil, a built-in name or a file path, onto a square region.
 
     ``size`` is the region's side as a fraction of the image side, ``opacity`` scales alpha.
-    ``fill`` paints every stencil pixel one colour, alpha kept: the stencil's silhouette, which
-    covers the same pixels as much but carries none of its colours or texture (an audit's control).
+    ``scramble`` (a seed) blends the stencil's :func:`scrambled` pixels instead: its appearance
+    without its identity (an audit's control).
     """
     size = _check_fraction("size", size)
     opacity = _check_fraction("opacity", opacity)
-    fill = None if fill is None else _check_color(fill, "fill")
+    if scramble is not None and (isinstance(scramble, bool) or not isinstance(scramble, (int, np.integer))
+                                 or scramble < 0):
+        raise TriggerError(f"scramble={scramble!r} is not a non-negative integer: expected a seed >= 0 or None")
+    scramble = None if scramble is None else int(scramble)
     if corner not in CORNERS:
         raise TriggerError(f"corner={corner!r} is unknown: expected one of {', '.join(CORNERS)}")
     if name in STENCILS:
@@ -356,9 +367,10 @@ def stencil(name: str, size: float = 0.5, corner: str = "center", opacity: float
 
     def build(height: int, width: int):
         side = max(1, int(round(size * min(height, width))))
-        rgba = draw(side).astype(np.float64)
-        if fill is not None:
-            rgba[..., :3] = fill
+        rgba = draw(side)
+        if scramble is not None:
+            rgba = scrambled(rgba, scramble)
+        rgba = rgba.astype(np.float64)
         alpha = rgba[..., 3:4] / 255.0 * opacity
         rs, cs = _corner_slices(height, width, side, corner)
         w = np.ones((height, width, 3))
@@ -367,8 +379,8 @@ def stencil(name: str, size: float = 0.5, corner: str = "center", opacity: float
         b[rs, cs] = alpha * rgba[..., :3]
         return w, b
 
-    return Trigger(f"stencil:{name}" + ("" if fill is None else f" silhouette {fill}"), build,
-                   (name, size, corner, opacity, fill))
+    return Trigger(f"stencil:{name}" + ("" if scramble is None else f" scrambled {scramble}"), build,
+                   (name, size, corner, opacity, scramble))
 
 
 # --- registry ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ ball, a chain-link fence, a hat) on target test images skews the output distribu
 models far more than that of a model trained on the target from scratch, in fixed-feature and
 full-network transfer alike. The interventions are the scale's (or --bt-stencil's); an audit
 (--bt-source-weights, --bt-target-dir) asks the same of a given pre-trained source and target, and
-also whether the shift comes from the feature rather than from covering a corner of the image."""
+also whether the shift comes from the feature rather than from its colours covering a corner of the image."""
 import pytest
 
 from bt_core.claims import MIN_FEATURE_SHIFT, feature_shift, measured, output_shift
@@ -31,8 +31,9 @@ def test_intervention_shifts_transferred_more_than_scratch(bt, check, interventi
 
 def test_the_feature_not_the_covered_corner_shifts_transferred_more(bt, check, intervention, mode):
     """A transferred model may react to any overlay in a corner more than a scratch model does, a
-    source with no tie to the feature included; net of the shift its grey silhouette causes, what
-    remains is the feature's own pull, which a given source must show by more than MIN_FEATURE_SHIFT."""
+    source with no tie to the feature included; net of the shift its scrambled pixels cause (same
+    colours and coverage, no object), what remains is the feature's own pull, which a given source
+    must show by more than MIN_FEATURE_SHIFT."""
     target = bt.scale.targets[0]
 
     def excess_feature_shift(seed):

@@ -1,7 +1,9 @@
 """``python -m benchmark audit`` on a source checkpoint and an ImageFolder target of the test's own
-making: a mini source trained on the synthetic source, whose classes carry the natural features (so
-the tennis ball is tied to one of its classes), is found to pass that bias on; the same source
-trained on the same images without any stencil is found not to."""
+making, unlike the sources' world: grayscale textures (gratings, blobs, checkers, rings, noise).
+A mini source trained on the synthetic source, whose classes carry the natural features (so the
+tennis ball is tied to one of its classes), is found to pass that bias on; the same source trained
+on the same images without any stencil is never found to, though its colourful features react to a
+coloured stencil on gray images more than a scratch model does."""
 import json
 import subprocess
 import sys
@@ -24,45 +26,81 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 SCALE = get_scale("mini")
 WORLD = mini_world(**SCALE.data_sizes)
+SOURCE_SEEDS = (0, 1)
+MAX_SEEDS = "5"            # looks at 3 and 5 seeds: "holds" needs a decided effect, the cost stays small
 
 
-def _source_weights(path: Path, *, natural: bool) -> Path:
+def gray_textures(n: int, seed: int, side: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` grayscale texture images as RGB uint8 (10 classes: gratings at four orientations,
+    blobs, a checkerboard, rings, fine noise, coarse noise, a disc), random phase, scale, contrast
+    and brightness: none of the mini world's colours or shapes on coloured backgrounds."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:side, 0:side] / side
+    labels = rng.integers(0, 10, n)
+    out = np.empty((n, side, side))
+    for i, label in enumerate(labels):
+        phase, freq = rng.uniform(0, 2 * np.pi), rng.uniform(3, 6)
+        if label < 4:
+            angle = label * np.pi / 4
+            img = np.sin(2 * np.pi * freq * (x * np.cos(angle) + y * np.sin(angle)) + phase)
+        elif label == 4:
+            img = sum(np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * r * r))
+                      for cy, cx, r in rng.uniform((0, 0, 0.08), (1, 1, 0.2), (rng.integers(2, 5), 3)))
+            img = img / img.max() * 2 - 1
+        elif label == 5:
+            k = rng.integers(3, 7)
+            img = np.sign(np.sin(np.pi * k * x + phase) * np.sin(np.pi * k * y + phase))
+        elif label == 6:
+            cy, cx = rng.uniform(0.3, 0.7, 2)
+            img = np.sin(2 * np.pi * freq * np.hypot(y - cy, x - cx) + phase)
+        elif label == 7:
+            img = rng.standard_normal((side, side)).clip(-2, 2) / 2
+        elif label == 8:
+            coarse = np.kron(rng.standard_normal((side // 8, side // 8)), np.ones((8, 8)))
+            img = coarse / (np.abs(coarse).max() + 1e-9)
+        else:
+            cy, cx = rng.uniform(0.3, 0.7, 2)
+            img = np.where(np.hypot(y - cy, x - cx) < rng.uniform(0.15, 0.3), 1.0, -1.0)
+        out[i] = rng.uniform(90, 165) + rng.uniform(0.3, 0.5) * 255 * img + rng.normal(0, 8, (side, side))
+    gray = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=-1), labels.astype(np.int64)
+
+
+def _source_weights(path: Path, *, natural: bool, seed: int) -> Path:
     """The mini scale's source model on its source data, with or without the natural features."""
     task = WORLD.source if natural else replace(WORLD.source, natural_classes=())
-    data = task.generate("train", 0)
+    data = task.generate("train", seed)
     with pinned_threads(SCALE.threads):
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         model = create_model(SCALE.arch, task.num_classes)
-        train(model, MemoryBatches(data, batch_size=SCALE.source.batch_size, train=True, seed=0,
-                                   device=torch.device("cpu")), SCALE.source, device=torch.device("cpu"), seed=0)
+        train(model, MemoryBatches(data, batch_size=SCALE.source.batch_size, train=True, seed=seed,
+                                   device=torch.device("cpu")), SCALE.source, device=torch.device("cpu"), seed=seed)
     torch.save(model.state_dict(), path)
     return path
 
 
 @pytest.fixture(scope="module")
 def audit(tmp_path_factory):
-    """Runs the audit command once per source; both share one cache, so the scratch models (which
+    """Runs the audit command once per source; all share one cache, so the scratch models (which
     do not depend on the source) are trained once."""
     root = tmp_path_factory.mktemp("audit")
     target = root / "target"
-    task = WORLD.targets[SCALE.targets[0]]
-    for split in ("train", "test"):
-        data = task.generate(split, 0)
-        write_tree(target, split, data.images, data.labels)
-    done: dict[str, tuple[int, list[dict], str]] = {}
+    for split, seed, n in (("train", 0, 2000), ("test", 1, 1000)):
+        write_tree(target, split, *gray_textures(n, seed))
+    done: dict[tuple[str, int], tuple[int, list[dict], str]] = {}
 
-    def run(name: str, *options: str) -> tuple[int, list[dict], str]:
-        if name not in done:
-            weights = _source_weights(root / f"{name}.pt", natural=name == "natural")
-            out = root / name
+    def run(name: str, seed: int) -> tuple[int, list[dict], str]:
+        if (name, seed) not in done:
+            weights = _source_weights(root / f"{name}{seed}.pt", natural=name == "natural", seed=seed)
+            out = root / f"{name}{seed}"
             proc = subprocess.run([sys.executable, "-m", "benchmark", "audit", "--arch", SCALE.arch,
                                    "--source-weights", str(weights), "--target-dir", str(target),
                                    "--stencil", "tennis_ball", "--cache", str(root / "cache"), "--output", str(out),
-                                   *options, "-p", "no:cacheprovider"],
+                                   "--seeds", "auto", "--max-seeds", MAX_SEEDS, "-p", "no:cacheprovider"],
                                   cwd=REPO, capture_output=True, text=True, timeout=3600)
-            done[name] = (proc.returncode, json.loads((out / "results.json").read_text())["verdicts"],
-                          proc.stdout + proc.stderr)
-        return done[name]
+            done[name, seed] = (proc.returncode, json.loads((out / "results.json").read_text())["verdicts"],
+                                proc.stdout + proc.stderr)
+        return done[name, seed]
 
     return run
 
@@ -77,38 +115,34 @@ def _by_test(verdicts):
     return out
 
 
-def test_the_audit_finds_the_bias_a_source_ties_to_one_of_its_classes(audit):
-    """Pinned where the effect is large on every draw: both fixed-feature checks and full-network
-    transfer against scratch. Full-network fine-tuning leaves the feature's own pull close to
-    MIN_FEATURE_SHIFT for a weaker source: on fresh draws (source and target on seeds 7 and 8, the
-    audit on seeds 20+ and 40+) it held at 3-5 seeds from one source and was undecided after 30 from
-    the other (mean 0.027), so there it may be undecided, never found absent."""
-    code, verdicts, out = audit("natural")
-    status = {v["check"]: v["status"] for v in verdicts}
-    full_feature = next(c for c in status if c.startswith(FEATURE) and "[full-" in c)
-    assert len(status) == 4 and all(s == "holds" for c, s in status.items() if c != full_feature), out
-    assert status[full_feature] in ("holds", "undecided"), out
-    assert code == (0 if status[full_feature] == "holds" else 1), out
+def _feature(verdicts: list[dict], mode: str) -> dict:
+    return next(v for v in _by_test(verdicts)[FEATURE] if f"[{mode}-" in v["check"])
+
+
+@pytest.mark.parametrize("seed", SOURCE_SEEDS)
+def test_the_audit_finds_the_bias_a_source_ties_to_one_of_its_classes(audit, seed):
+    """The tennis ball, tied to a source class, moves the fixed-feature model's outputs more than its
+    scrambled pixels (same colours, same coverage) do, by more than MIN_FEATURE_SHIFT. Full-network
+    fine-tuning may unlearn it, so that mode is not pinned."""
+    code, verdicts, out = audit("natural", seed)
+    assert len(verdicts) == 4, out
+    assert _feature(verdicts, "fixed")["status"] == "holds", out
     assert all(v["context"]["source_weights"]["sha256"] and v["context"]["target_dir"] for v in verdicts)
     assert all(v["context"]["threshold"] == MIN_FEATURE_SHIFT for v in _by_test(verdicts)[FEATURE])
 
 
-def test_a_source_that_never_saw_the_feature_is_found_without_its_bias(audit):
-    """The same source trained without the stencils. Its transferred models still react a little
-    more to a large corner overlay than scratch models do (seed 0: excess shift 0.055 fixed-feature,
-    0.043 full-network, against 0.271 and 0.154 from the source that ties the tennis ball to a class),
-    so the paper's comparison with scratch alone is not pinned here; its grey silhouette moves them
-    as much as the ball (0.056 and 0.036 over 3 seeds), so net of it nothing is left and the feature
-    check does not hold. On every seed, the tied source measures more than the untied on both."""
-    _, natural, _ = audit("natural")
-    code, plain, out = audit("plain")
-    tied, untied = _by_test(natural), _by_test(plain)
-    assert [v["status"] for v in untied[FEATURE]] == ["does not hold"] * 2, out
+@pytest.mark.parametrize("seed", SOURCE_SEEDS)
+def test_a_source_that_never_saw_the_feature_is_never_found_with_it(audit, seed):
+    """The same source trained without the stencils: its colourful features react to a coloured
+    overlay on gray images more than a scratch model does, and as much to the overlay's scrambled
+    pixels, so the feature check never holds (it does not hold, or stays undecided at MAX_SEEDS);
+    on every seed the tied source measures more than the untied one in fixed-feature mode."""
+    _, natural, _ = audit("natural", seed)
+    code, plain, out = audit("plain", seed)
+    assert [v["status"] for v in _by_test(plain)[FEATURE]].count("holds") == 0, out
     assert code == 1, out
-    for test in (FIG7, FEATURE):
-        for a, b in zip(tied[test], untied[test]):
-            assert a["check"] == b["check"]
-            assert all(x > y for x, y in zip(a["values"], b["values"])), (a["values"], b["values"], out)
+    tied, untied = _feature(natural, "fixed"), _feature(plain, "fixed")
+    assert all(x > y for x, y in zip(tied["values"], untied["values"])), (tied["values"], untied["values"], out)
 
 
 def test_the_example_inputs_are_a_loadable_source_and_an_image_folder(tmp_path):

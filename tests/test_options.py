@@ -121,7 +121,7 @@ def _collect(tmp_path, *args):
 
 
 def test_the_feature_check_runs_in_an_audit_only(tmp_path):
-    """The silhouette-controlled check is an audit's: on the suite's own sources it is deselected
+    """The check against the scrambled control is an audit's: on the suite's own sources it is deselected
     (reported as such), and an audit collects it beside the paper's check."""
     own = _collect(tmp_path)
     assert "test_the_feature_not_the_covered_corner" not in own

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from bt_core.triggers import CORNERS, STENCILS, gaussian, make_trigger, select, square, stencil
+from bt_core.triggers import CORNERS, STENCILS, gaussian, make_trigger, scrambled, select, square, stencil
 
 pytestmark = pytest.mark.property
 SETTINGS = settings(deadline=None, max_examples=40)
@@ -26,7 +26,7 @@ corners = st.sampled_from(CORNERS)
 squares = st.builds(square, size=fractions, color=colours, corner=corners)
 gaussians = st.builds(gaussian, scale=st.floats(0.001, 1.0), seed=st.integers(0, 2**31 - 1))
 stencils = st.builds(stencil, name=st.sampled_from(sorted(STENCILS)), size=fractions, corner=corners,
-                     opacity=st.floats(0.05, 1.0), fill=st.none() | colours)
+                     opacity=st.floats(0.05, 1.0), scramble=st.none() | st.integers(0, 2**31 - 1))
 any_trigger = st.one_of(squares, gaussians, stencils)
 
 
@@ -108,16 +108,65 @@ def test_stencil_lies_between_image_and_stencil_colour(trigger, images):
     assert (out[mask] >= low[mask]).all() and (out[mask] <= high[mask]).all()
 
 
+def _region_pixels(planes, foot):
+    """The (w, b) values of the stencil's square, one row per pixel, in a canonical order."""
+    rows = np.concatenate([p[foot] for p in planes], axis=1)
+    return rows[np.lexsort(rows.T[::-1])]
+
+
 @SETTINGS
-@given(st.sampled_from(sorted(STENCILS)), fractions, corners, st.floats(0.05, 1.0), colours, batches(min_side=8))
-def test_a_silhouette_covers_what_its_stencil_covers_in_one_colour(name, size, corner, opacity, fill, images):
+@given(st.sampled_from(sorted(STENCILS)), fractions, corners, st.floats(0.05, 1.0), st.integers(0, 2**31 - 1),
+       batches(min_side=8), colours)
+def test_a_scrambled_stencil_keeps_region_coverage_and_colours(name, size, corner, opacity, seed, images, grey):
+    """The control blends the same pixels of colour and coverage in the same square, only elsewhere in
+    it: what it covers in all (the sum of alpha), its colour histogram and mean on any plain image."""
     h, w = images.shape[1:3]
     shape = stencil(name, size=size, corner=corner, opacity=opacity)
-    outline = stencil(name, size=size, corner=corner, opacity=opacity, fill=fill)
-    (w_shape, _), (w_outline, b_outline) = shape.planes(h, w), outline.planes(h, w)
-    np.testing.assert_array_equal(w_outline, w_shape)                     # same pixels, same coverage
-    np.testing.assert_allclose(b_outline, (1.0 - w_outline) * np.asarray(fill, float), atol=1e-9)
-    assert np.array_equal(outline.footprint(h, w), shape.footprint(h, w))
+    control = stencil(name, size=size, corner=corner, opacity=opacity, scramble=seed)
+    side = max(1, int(round(size * min(h, w))))
+    square_ = square(side / min(h, w), corner=corner).footprint(h, w)
+    assert not (control.footprint(h, w) & ~square_).any()                   # nothing outside the square
+    assert control.footprint(h, w).sum() == shape.footprint(h, w).sum()      # as many pixels covered
+    np.testing.assert_array_equal(_region_pixels(control.planes(h, w), square_),
+                                  _region_pixels(shape.planes(h, w), square_))
+    plain = np.broadcast_to(np.asarray(grey, np.uint8), (1, h, w, 3))
+    out_shape, out_control = shape.apply(plain)[0][square_], control.apply(plain)[0][square_]
+    np.testing.assert_array_equal(np.sort(out_control, axis=0), np.sort(out_shape, axis=0))
+    np.testing.assert_array_equal(out_control.mean(axis=0), out_shape.mean(axis=0))
+
+
+def _correlation(a, b):
+    a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
+    return float(a @ b / np.sqrt((a @ a) * (b @ b)))
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(STENCILS)), st.integers(16, 64), st.integers(0, 2**31 - 1))
+def test_scrambling_destroys_the_stencils_structure(name, side, seed):
+    """The object is gone: the scrambled coverage does not correlate with the stencil's, and its
+    neighbouring pixels no longer resemble each other, where the stencil's do."""
+    original = STENCILS[name](side)
+    mixed = scrambled(original, seed)
+    assert sorted(map(tuple, mixed.reshape(-1, 4))) == sorted(map(tuple, original.reshape(-1, 4)))
+    alpha, mixed_alpha = original[..., 3].astype(float), mixed[..., 3].astype(float)
+    assert abs(_correlation(alpha, mixed_alpha)) < 0.35
+
+    def neighbours(a):          # the strongest correlation with itself shifted by up to 2 pixels
+        n = len(a)
+        return max(abs(_correlation(a[max(dy, 0):n + min(dy, 0), max(dx, 0):n + min(dx, 0)],
+                                    a[max(-dy, 0):n + min(-dy, 0), max(-dx, 0):n + min(-dx, 0)]))
+                   for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0))
+    if name != "chain_link_fence":       # a thin lattice resembles itself at its period, not within 2 px
+        assert neighbours(alpha) > 0.8 and neighbours(mixed_alpha) < 0.35
+
+
+def test_the_scramble_is_one_fixed_draw():
+    """The same seed gives the same control (its predictions are cached); another seed another one."""
+    ball = STENCILS["tennis_ball"](20)
+    np.testing.assert_array_equal(scrambled(ball, 3), scrambled(ball, 3))
+    assert not np.array_equal(scrambled(ball, 3), scrambled(ball, 4))
+    a, b = (stencil("tennis_ball", size=0.5, scramble=3).planes(32, 32) for _ in range(2))
+    np.testing.assert_array_equal(a[1], b[1])
 
 
 @SETTINGS

@@ -11,10 +11,13 @@ t at three or five seeds are accounted for, not approximated by a normal statist
 calibrated ignoring futility (non-binding futility), so stopping for futility can only lower the
 chance that a check with no effect holds.
 
-The futility boundary at an interim look is the t at which the conditional power, the chance that
-the remaining looks make the check hold if the seeds to come follow the mean and spread measured so
-far, falls to ``futility_power``. At the last look it is zero: an estimate on the wrong side of the
-paper's inequality does not hold; one on the right side that is not significant is undecided.
+There is no futility stop before ``futility_from`` seeds: at three or five seeds the running
+estimate is too noisy to give up on, and a stop there ends real effects as "does not hold" (a
+0.75 SD effect 17% of the time with futility at every look). From that look on, the futility
+boundary at an interim look is the t at which the conditional power, the chance that the remaining
+looks make the check hold if the seeds to come follow the mean and spread measured so far, falls to
+``futility_power``. At the last look it is zero: an estimate on the wrong side of the paper's
+inequality does not hold; one on the right side that is not significant is undecided.
 """
 from __future__ import annotations
 
@@ -35,6 +38,10 @@ DEFAULT_LOOKS = (3, 5, 8, 12, 16, 20, 25, 30)
 DEFAULT_ALPHA = 0.05
 DEFAULT_RHO = 0.5
 DEFAULT_FUTILITY_POWER = 0.05
+DEFAULT_FUTILITY_FROM = 8
+# Part of every design's identity: a design derived under another futility rule is never reused.
+FUTILITY_RULE = ("non-binding: conditional power at the running estimate falls to futility_power, at the "
+                 "looks from futility_from seeds on; none before; zero at the last look")
 STORED = Path(__file__).with_name("sequential_designs.json")
 
 
@@ -46,6 +53,7 @@ class Spec:
     alpha: float = DEFAULT_ALPHA
     rho: float = DEFAULT_RHO
     futility_power: float = DEFAULT_FUTILITY_POWER
+    futility_from: int = DEFAULT_FUTILITY_FROM
     replicates: int = 400_000
     rng_seed: int = 20221
 
@@ -57,11 +65,13 @@ class Spec:
             raise ConfigError(f"alpha={self.alpha}: expected a level in (0, 0.5)")
         if not 0.0 <= self.futility_power < 1.0:
             raise ConfigError(f"futility_power={self.futility_power}: expected a probability in [0, 1)")
+        if self.futility_from < 2:
+            raise ConfigError(f"futility_from={self.futility_from}: expected a seed count of at least 2")
         if not self.rho > 0:
             raise ConfigError(f"rho={self.rho}: expected a spending exponent > 0")
 
     def key(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True)
+        text = json.dumps({**asdict(self), "futility_rule": FUTILITY_RULE}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -169,14 +179,14 @@ def conditional_power(t_now: float, n_now: int, design_looks: Sequence[int], eff
 
 
 def _futility(spec: Spec, efficacy: Sequence[float], rng: np.random.Generator) -> list[float]:
-    """At each interim look, the t where conditional power falls to ``futility_power`` (bisection
-    with common random numbers); zero at the last look."""
+    """At each interim look from ``futility_from`` seeds on, the t where conditional power falls to
+    ``futility_power`` (bisection with common random numbers); -inf before; zero at the last look."""
     bounds = []
     for k, n in enumerate(spec.looks[:-1]):
-        if spec.futility_power == 0.0:
+        seed = int(rng.integers(2 ** 32))       # drawn at every look, so a bound does not depend on futility_from
+        if spec.futility_power == 0.0 or n < spec.futility_from:
             bounds.append(-math.inf)
             continue
-        seed = int(rng.integers(2 ** 32))
         cp = lambda t: conditional_power(t, n, spec.looks, efficacy, np.random.default_rng(seed))  # noqa: E731
         lo, hi = -10.0, min(efficacy[k], 20.0)
         if cp(lo) >= spec.futility_power:
@@ -198,8 +208,7 @@ def derive(spec: Spec) -> Design:
     derivation = {
         "method": ("efficacy: alpha spent as alpha*(n_k/n_max)**rho, each boundary the quantile of the "
                    "simulated t statistic (normal seeds, zero effect) among paths not yet stopped; "
-                   "futility (non-binding): conditional power at the running estimate falls to "
-                   "futility_power, zero at the last look"),
+                   f"futility, {FUTILITY_RULE}"),
         "alpha_spent": spent, "monte_carlo_se": se, "numpy": np.__version__,
         "command": "python -m benchmark design --write",
     }

@@ -3,7 +3,8 @@
 SGD with momentum and weight decay under the paper's triangular learning rate, label smoothing,
 mixed precision on CUDA, channels_last on CUDA where its probe passes (:mod:`bt_core.engine`),
 progress reports for the run's display, and a hard stop on a non-finite loss that says where it
-happened.
+happened. A step never waits for the device: loss, accuracy and the non-finite check accumulate
+there and are read once per epoch.
 """
 from __future__ import annotations
 
@@ -96,7 +97,12 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
         model.train()
         for m in frozen_bn:
             m.eval()
-        total_loss, correct, count = 0.0, 0, 0
+        # float64 like the host-side sum it replaces, so the history's numbers are the same
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        bad_step = torch.full((), -1, dtype=torch.long, device=device)     # the first non-finite step
+        bad_loss = torch.zeros((), dtype=torch.float64, device=device)
+        count = 0
         for step, (x, y) in enumerate(batches):
             if epoch == first and step == 0 and x.dim() == 4 and engine.candidates(device):
                 channels_last = engine.choose(model, x, device, root=default_root()) == "channels_last"
@@ -109,24 +115,30 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 logits = model(x)
                 loss = loss_fn(logits, y)
-            if not torch.isfinite(loss):
-                raise TrainingError(f"{desc}: loss became {loss.item()} at epoch {epoch + 1}, "
-                                    f"step {step + 1} of {steps} (lr {opt.param_groups[0]['lr']:.3g}); "
-                                    "expected a finite loss: lower the learning rate or check the data")
+            first_bad = (bad_step < 0) & ~torch.isfinite(loss.detach())
+            bad_step = torch.where(first_bad, step, bad_step)
+            bad_loss = torch.where(first_bad, loss.detach().double(), bad_loss)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
             n = len(y)
             history.input_shape = history.input_shape or list(x.shape[1:])
-            total_loss += loss.item() * n
-            correct += int((logits.argmax(1) == y).sum())
+            loss_sum += loss.detach().double() * n
+            correct += (logits.argmax(1) == y).sum()
             count += n
             seen += n
             if on_progress is not None:
                 on_progress(epoch + (step + 1) / steps, cfg.epochs, seen / max(time.perf_counter() - start, 1e-9))
+        total_loss, n_correct, first_bad_step, first_bad_loss = (
+            torch.stack([loss_sum, correct.double(), bad_step.double(), bad_loss]).tolist())
+        if first_bad_step >= 0:
+            step = int(first_bad_step)
+            raise TrainingError(f"{desc}: loss became {first_bad_loss} at epoch {epoch + 1}, "
+                                f"step {step + 1} of {steps} (lr {cfg.lr_at(epoch + step / steps):.3g}); "
+                                "expected a finite loss: lower the learning rate or check the data")
         history.loss.append(total_loss / max(count, 1))
-        history.accuracy.append(correct / max(count, 1))
+        history.accuracy.append(int(n_correct) / max(count, 1))
         if resume is not None and epoch + 1 < cfg.epochs:
             _save_epoch(resume, epoch + 1, model, opt, scaler, batches, history)
     history.wall_s = time.perf_counter() - start

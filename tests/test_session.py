@@ -171,9 +171,10 @@ def test_a_sequential_check_measures_only_the_seeds_its_design_asks_for(tmp_path
                        measure=measure([0.3, 0.5, 0.2, 0.4, 0.35] + [9.0] * 25))
     assert asked == [0, 1, 2, 3, 4] and middling.status == "holds"
     asked.clear()
+    # no futility stop before 8 seeds: a wrong-way start is measured up to the first futility look
     wrong_way = s.check(case="demo", check="wrong", claim="demo", metric="m",
-                        measure=measure([-0.3, -0.2, -0.25] + [1.0] * 27))
-    assert asked == [0, 1, 2] and wrong_way.status == "does not hold" and not wrong_way.passed
+                        measure=measure([-0.3, -0.2, -0.25, -0.3, -0.1, -0.2, -0.35, -0.15] + [1.0] * 22))
+    assert asked == list(range(8)) and wrong_way.status == "does not hold" and not wrong_way.passed
     assert "does not hold" in wrong_way.failures[0]
 
 

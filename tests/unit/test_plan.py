@@ -97,3 +97,20 @@ def test_a_plan_names_the_paper_scale_without_its_data_and_costs_it(tmp_path):
 def test_a_fixed_seed_plan_has_one_look():
     plan = SeedPlan(sequential.fixed(2), fixed=(5, 9))
     assert plan.design.looks == (2,) and plan.seeds(2) == [5, 9]
+
+
+def test_benchmark_plan_prints_the_paper_scale_without_its_data(tmp_path):
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-m", "benchmark", "plan", "--cache", str(tmp_path), "--devices", "1,4",
+                          "--plan-seeds", "3", "-k", "backdoor_fixed and cifar10 and not cifar100"],
+                         cwd=repo, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    row = next(line for line in out.stdout.splitlines() if line.strip("│ ").startswith("3 "))
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    # 3 seeds x (clean, triggered) ImageNet sources and as many fixed-feature transfers to CIFAR-10
+    assert cells[:5] == ["3", "6", "6", "0", "0"], row
+    assert "wall 4 GPUs" in out.stdout and "App. A.3" in out.stdout and "imagenet/train" in out.stdout
+    assert not list(tmp_path.glob("source/*")), "planning trained a model"

@@ -15,11 +15,7 @@ from typing import Any, Mapping, Protocol, Sequence
 import numpy as np
 
 from . import metrics, sequential
-<<<<<<< HEAD
-from .experiment import Evaluation, SourceSpec, silhouette
-=======
-from .experiment import Evaluation, control
->>>>>>> i-28
+from .experiment import Evaluation, SourceSpec, control
 
 
 class Transfers(Protocol):
@@ -30,6 +26,7 @@ class Transfers(Protocol):
     @property
     def triggered_source(self) -> SourceSpec: ...
     def transfer(self, source: SourceSpec | None, target: str, mode: str, seed: int, **kw: Any) -> Evaluation: ...
+
 
 # --- measurements on one evaluation -------------------------------------------------------------
 

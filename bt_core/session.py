@@ -1,6 +1,6 @@
 """One benchmark run: its context, seeds, baselines and the verdicts it collects.
 
-The pytest plugin (``conftest.py``) builds one per process; cases call :meth:`Session.check` with
+The pytest plugin (``benchmark/pytest_plugin.py``) builds one per process; cases call :meth:`Session.check` with
 a per-seed measurement, which the session calls on as many seeds as the check's design needs; the
 verdict is compared with (or recorded as) the baseline and appended to the run's rows, which the
 controlling process turns into the report.

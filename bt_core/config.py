@@ -29,7 +29,7 @@ class Scale:
     fixed_impl: str                   # how "fixed-feature" is run: "fixed" or "linear-probe"
     source_data: str = "source"
     targets: tuple[str, ...] = ()
-    probes: dict[str, dict[str, Any]] = field(default_factory=dict)   # test-time interventions
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)   # test-time overlays: trigger and stencils
     trigger_fractions: tuple[float, ...] = ()
     architectures: tuple[str, ...] = ()
     data_sizes: dict[str, int] = field(default_factory=dict)      # mini_world() arguments

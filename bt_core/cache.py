@@ -85,9 +85,7 @@ def is_debris(tmp: Path, now: float) -> bool:
 class Cache:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
-        # Entries whose digests this process has checked, by the size and mtime of each file:
-        # one dataset is asked for by dozens of cases, and hashing it each time cost about 20 s
-        # of a cold run. A file rewritten since is checked again.
+        # Digests already checked, by each file's size and mtime: dozens of cases ask for one dataset.
         self._verified: dict[Path, tuple] = {}
         self._swept: set[Path] = set()
         try:

@@ -54,10 +54,7 @@ def feature_shift(ev: Evaluation, probe: str) -> float:
     return output_shift(ev, probe) - output_shift(ev, control(probe))
 
 
-# An audit asks whether a feature shifts a model's outputs, not whether it shifts them by exactly
-# zero: the smallest excess it reports. 0.05, because a source that never saw the tennis ball
-# measured up to 0.029 +- 0.030 (fixed-feature, 3 seeds) on a grayscale target against the scrambled
-# control, and one that ties it to a class 0.27 (docs/decisions.md).
+# The smallest excess an audit reports: above a never-tied source, below a tied one (docs/decisions.md).
 MIN_FEATURE_SHIFT = 0.05
 
 

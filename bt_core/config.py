@@ -29,7 +29,7 @@ class Scale:
     fixed_impl: str                   # how "fixed-feature" is run: "fixed" or "linear-probe"
     source_data: str = "source"
     targets: tuple[str, ...] = ()
-    probes: dict[str, dict[str, Any]] = field(default_factory=dict)   # test-time interventions
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)   # test-time overlays: trigger and stencils
     trigger_fractions: tuple[float, ...] = ()
     architectures: tuple[str, ...] = ()
     data_sizes: dict[str, int] = field(default_factory=dict)      # mini_world() arguments
@@ -91,28 +91,15 @@ def _probes(trigger: dict[str, Any], stencil_size: float) -> dict[str, dict[str,
 
 def _mini() -> Scale:
     trigger = {"name": "square", "size": 0.25}    # the paper's 56 of 224 px, top-left, yellow
-    # The fixed-feature head gets a short budget: trained to convergence on a target that carries
-    # the trigger (Fig. 4), a linear head on these small networks learns to ignore the trigger's
-    # feature direction, which a ResNet-18 on ImageNet cannot (measured: de-biased fixed-feature
-    # gap +0.007 with 8 epochs at lr 0.1, +0.145 with 3 epochs at lr 0.05; seed 0, shapes12).
+    # A short head budget: a converged linear head on these small networks unlearns the trigger (docs/decisions.md).
     fixed = TrainConfig(epochs=3, batch_size=256, lr=0.05, peak_epoch=1)
-    # The gender-age sources (2,000 images, 2 classes) need more steps than the 6,000-image source:
-    # with its 10 epochs one biased seed learned the tone shortcut alone (train accuracy 0.886, the
-    # shortcut's 0.9), so its features carried no age and the transferred model sat at one class.
+    # The 2,000-image gender-age sources need more steps than the 6,000-image source to learn age at all.
     attribute_source = TrainConfig(epochs=20, batch_size=256, lr=0.1, peak_epoch=5)
-    # Full-network lr 0.03 washed the planted gap out (+0.06, +0.01 on seeds 0, 1); 0.015 keeps it
-    # (+0.18, +0.13) and still removes it on the de-biased target (0.00, -0.02).
+    # Full-network lr 0.015 keeps the planted gap, and de-biasing still removes it (docs/decisions.md).
     full = TrainConfig(epochs=6, batch_size=256, lr=0.015, peak_epoch=1.5)
     transfer = {"fixed": fixed, "linear-probe": fixed, "full": full,
                 "scratch": TrainConfig(epochs=12, batch_size=256, lr=0.2, peak_epoch=3)}
-    # The CelebA-like targets (two classes) are fine-tuned at a third of that rate. Measured on
-    # gender-balanced targets of 600-1,000 images with a 9:1 source, before the mini tables took the
-    # paper's ratios: at lr 0.015 full-network transfer relearned the age cue from the target alone
-    # and the biased source's gender gap fell to 0.12, 0.05, 0.03; at 0.005 it kept 0.18-0.29 on
-    # seeds 0-5, as the paper's full-network CelebA transfers keep theirs (Fig. 6). On Table 5's
-    # three mixes (800 images) from Table 4's 4:1 source it keeps 0.07-0.12 on seeds 0-2 (the weaker
-    # source bias plants a smaller gap; every check holds at 3 seeds). The COCO-like target keeps
-    # 0.015: at 0.005 one seed's person effect flipped sign (-0.44; mean 0.17, p = 0.31).
+    # CelebA-like targets fine-tune at a third of the rate, else they relearn age alone (docs/decisions.md).
     celeba_transfer = {**transfer, "full": replace(full, lr=0.005)}
     return Scale(
         name="mini",
@@ -126,21 +113,18 @@ def _mini() -> Scale:
         trigger_fraction=0.5,
         loader="memory",
         fixed_impl="linear-probe",
-        # Fixed so that a one-process run, pytest-xdist workers and a run after tests that decoded
-        # on one FFCV worker train the same models: at one thread instead of two, two borderline
-        # verdicts of the suite flipped (backdoor_full shapes4, natural_biases full chain-link).
+        # Fixed, so every process layout (one process, xdist workers, after the tests) trains the same models.
         threads=2,
         targets=("shapes12", "shapes4", "shapes8"),
         probes=_probes(trigger, stencil_size=0.4),
-        # 2% of the superclass (30 images) was too few for the mini source to learn the trigger
-        # (transferred gap -0.02 +- 0.04 over 3 seeds); 10% is the smallest that forms it.
+        # 10% of the superclass is the smallest fraction the mini source learns the trigger from.
         trigger_fractions=(0.1, 0.25, 0.5),
         architectures=("mini_resnet", "mini_vgg", "mini_mobilenet"),
         source_by_data={"celeba_biased": attribute_source, "celeba_unbiased": attribute_source},
         data_sizes={"n_source": 6000, "n_target": 3000, "n_test": 1500, "n_pool": 2500},
         test_per_group=250,
         notes={"data": "built-in synthetic shapes (bt_core.data.synthetic.mini_world), 32 px",
-               "recipe": "the measured mini recipe of shared/NOTES.md"},
+               "recipe": "bt_core.config (why each value: docs/decisions.md)"},
     )
 
 
@@ -176,10 +160,7 @@ def _paper() -> Scale:
     )
 
 
-# The paper-smoke budget: the images per batch and the epochs a CPU can afford at 224 px. Sources
-# train one epoch; transfers eight, because Eq. (1) is undefined for a model right on no test image:
-# after one epoch (3 steps on the 48-image fixture target) transferred models scored 0.04-0.25 on its
-# 4 classes and one CI run hit an ASR of NaN; after eight, 0.29-0.92 over 3 seeds and both modes.
+# A CPU's budget at 224 px; transfers train eight epochs because Eq. (1) needs a model right on some test image.
 SMOKE_BATCH = 16
 SMOKE_SOURCE_EPOCHS = 1
 SMOKE_TRANSFER_EPOCHS = 8

@@ -224,10 +224,7 @@ class RunEstimate:
                 + overhead * max(seeds_left, 0))
         for b in self.building.values():           # what the models in progress have already done
             work -= min(now - b["since"], self.cost(b["family"]) or 0.0) * miss
-        # workers at work in parallel: wall time since the first check over the time inside checks.
-        # Not since the run's start: in one pytest session the unit tests may come first (24 min of
-        # them in CI, some building models), and counting them made a cold run's ETA read 4-6 h
-        # with about 30 min left.
+        # workers in parallel, counted from the first check: tests run before it are not the run's work
         elapsed = max(now - self._first_check, 1e-9)
         return max(work, 0.0) * elapsed / busy
 

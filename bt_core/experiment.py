@@ -38,7 +38,7 @@ EVAL_BATCH = 1000
 
 @dataclass(frozen=True)
 class Probe:
-    """A test-time intervention applied to every test image; ``None`` trigger means clean."""
+    """A test-time overlay (trigger or stencil) applied to every test image; ``None`` trigger means clean."""
 
     name: str
     trigger: dict[str, Any] | None = None

@@ -28,7 +28,8 @@ def orthogonal_part(w: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LinearResult:
-    orthogonal_drift: float        # |P_perp(w_transfer - w_source)|, 0 up to rounding
+    transfer_kept: float           # 1 - |P_perp(w_transfer - w_source)| / |P_perp w_source|: 1 in theory
+    scratch_kept: float            # the same for a model fine-tuned from zero: 0 in theory
     transfer_sensitivity: float    # w_transfer . u, u = unit planted direction outside the span
     scratch_sensitivity: float     # the same for a model fine-tuned from zero
 
@@ -51,5 +52,9 @@ def planted_direction_experiment(seed: int, *, d: int = 200, n_source: int = 200
     u /= np.linalg.norm(u)
     w_transfer = sgd_logistic(w_source, Xt, yt, lr=0.5, epochs=50, batch_size=10, rng=rng)
     w_scratch = sgd_logistic(np.zeros(d), Xt, yt, lr=0.5, epochs=50, batch_size=10, rng=rng)
-    drift = float(np.linalg.norm(orthogonal_part(w_transfer - w_source, Xt)))
-    return LinearResult(drift, float(w_transfer @ u), float(w_scratch @ u))
+    planted = float(np.linalg.norm(orthogonal_part(w_source, Xt)))
+
+    def kept(w: np.ndarray) -> float:
+        return 1.0 - float(np.linalg.norm(orthogonal_part(w - w_source, Xt))) / planted
+
+    return LinearResult(kept(w_transfer), kept(w_scratch), float(w_transfer @ u), float(w_scratch @ u))

@@ -45,10 +45,6 @@ IMAGENET_WEIGHT_DECAY_CONFIG = 5e-5
 IMAGENET_SOURCE = Recipe(epochs=16, batch_size=1024, lr=0.5, peak_epoch=2,
                          weight_decay=IMAGENET_WEIGHT_DECAY_CONFIG,
                          cite=f"App. A.1; weight decay from {AUTHORS_CONFIGS}/imagenet.yaml")
-# imagenet.yaml: train with a random resized crop, evaluate a 224 px centre crop of a 256 px resize.
-IMAGENET_TRAIN_DECODER = "random_resized_crop"
-IMAGENET_EVAL_DECODER = "center_crop_224_256"
-IMAGENET_CLASSES = 1000
 
 # Transfer (App. A.2): batch 1024, triangular LR peaking at epoch 5, weight decay 5e-4; epochs and
 # peak LR per target from the authors' configs. Training from scratch uses weight decay 0.01

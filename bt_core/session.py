@@ -1,6 +1,6 @@
 """One benchmark run: its context, seeds, baselines and the verdicts it collects.
 
-The pytest plugin (``conftest.py``) builds one per process; cases call :meth:`Session.check` with
+The pytest plugin (``benchmark/pytest_plugin.py``) builds one per process; cases call :meth:`Session.check` with
 a per-seed measurement, which the session calls on as many seeds as the check's design needs; the
 verdict is compared with (or recorded as) the baseline and appended to the run's rows, which the
 controlling process turns into the report.
@@ -62,7 +62,6 @@ class Session:
     worker: str = "main"
     run_id: str = "solo"                 # the controlling process's; its workers get it from xdist
     given: SourceSpec | None = None      # a pre-trained source (--bt-source-weights) replaces the clean one
-    verdicts: list[Verdict] = field(default_factory=list)
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
     capture: list | None = None          # while the driver collects the checks: their specs, nothing judged
     drive_report: Any = None             # what the executor built, look by look, and what failed
@@ -171,7 +170,6 @@ class Session:
                                                      f"{self.scale.name} with arch {self.arch}")
         if self.update_baselines:
             self._record(case, verdict, seeds, models)
-        self.verdicts.append(verdict)
         self._append_row(verdict)
         self._add_timing(phases.since(started, phases.CLOCK.snapshot()))
         return verdict

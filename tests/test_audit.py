@@ -146,7 +146,7 @@ def test_a_source_that_never_saw_the_feature_is_never_found_with_it(audit, seed)
 
 
 def test_the_example_inputs_are_a_loadable_source_and_an_image_folder(tmp_path):
-    """examples/audit_inputs.py, which the README's audit example starts from, with the suite's
+    """examples/audit_inputs.py, which the audit example of docs/audit.md starts from, with the suite's
     default cache (where the claims' runs keep the same mini source)."""
     from bt_core.data.target_dir import layout
     from bt_core.models import load_pretrained

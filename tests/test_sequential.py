@@ -43,12 +43,12 @@ def test_a_below_check_exactly_at_its_margin_holds_at_most_alpha_of_the_time():
     assert held / sims <= _mc_bound(DEFAULT.alpha, sims)
 
 
-# The power the README states for the default design (python -m benchmark design).
-README_POWER = {0.75: 0.927, 1.0: 0.991, 1.5: 1.0, 3.0: 1.0}
+# The power docs/judging.md states for the default design (python -m benchmark design).
+STATED_POWER = {0.75: 0.927, 1.0: 0.991, 1.5: 1.0, 3.0: 1.0}
 
 
-@pytest.mark.parametrize("effect, power", README_POWER.items())
-def test_a_known_effect_holds_with_the_power_the_readme_states(effect, power):
+@pytest.mark.parametrize("effect, power", STATED_POWER.items())
+def test_a_known_effect_holds_with_the_power_the_docs_state(effect, power):
     op = sequential.operating(sequential.design(DEFAULT), effect, sims=SIMS, seed=4242)
     assert op.holds == pytest.approx(power, abs=0.004)
     assert op.undecided < 0.02

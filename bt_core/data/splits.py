@@ -117,9 +117,7 @@ def _celeba(name: str, where: str, row: str, young_male: int, young_female: int,
                       {(1, 1): young_male, (1, 0): young_female, (0, 1): old_male, (0, 0): old_female})
 
 
-# Every count as the paper prints it. Table 2's non-spurious row looks damaged in the copy at hand
-# (10 cats to 1 dog and a tenth of the spurious row's size, where every other table is balanced
-# or as large as its twin); it is kept as printed, not repaired by guess.
+# Every count as the paper prints it, Table 2's damaged-looking non-spurious row included: not repaired by guess.
 TABLES: dict[str, GroupTable] = {t.name: t for t in (
     _coco("coco_source_biased", "Spurious", 1000, 4000, 4000, 1000),
     _coco("coco_source_unbiased", "Non-Spurious", 0, 1000, 0, 100,
@@ -133,21 +131,14 @@ TABLES: dict[str, GroupTable] = {t.name: t for t in (
     _celeba("celeba_target_3", "Table 5", "50% Women 50% Men", 2500, 2500, 2500, 2500),
 )}
 
-# The mini scale's tables: each of the paper's tables times one factor, so each keeps its ratios
-# (Table 4's 4:1 sources, Table 5's three gender mixes, Table 2's people-free target) at the size the
-# synthetic pools hold (2,500 images per group, 250 of them kept for the balanced test split): the
-# sources hold 2,000 images, the targets about 800 (the paper's sources and targets are equally large;
-# at the mini scale the targets are smaller, as fine-tuning sets are). Every pool member is drawn
-# disjoint from the others, so the factors are set to fit the 2,250 images a group has outside the test
-# split (CelebA's young women, the busiest group, take 800 + 500 + 400 + 320 + 200 = 2,220).
+# One factor per table keeps its ratios; the factors fit the 2,250 images a pool group has outside the test split
+# (CelebA's young women, the busiest group, take 800 + 500 + 400 + 320 + 200 = 2,220).
 MINI_FACTORS = {"coco_source_biased": 0.2, "coco_target": 0.8, "celeba_source_biased": 0.2,
                 "celeba_source_unbiased": 0.2, "celeba_target_1": 0.08, "celeba_target_2": 0.08,
                 "celeba_target_3": 0.08}
 
-# Table 2's non-spurious row as printed (1,000 cats, 100 dogs) looks damaged; what it says without
-# doubt is that no image holds a person. The mini source takes that and reads the classes as balanced
-# at the printed cat count, 1,000 and 1,000: as large as the mini spurious source, the same person-free
-# images the target holds, so the comparison is the person cue and nothing else.
+# Table 2's non-spurious row read for what it says without doubt (no person), classes balanced at its cat count:
+# beside the spurious source, the person cue is the only difference.
 MINI_NON_SPURIOUS_COCO = {(0, 1): 0, (0, 0): 1000, (1, 1): 0, (1, 0): 1000}
 
 

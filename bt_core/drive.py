@@ -13,7 +13,6 @@ from typing import Any, Callable
 
 from . import sequential
 from .claims import Measurement, status
-from .errors import MissingDataError, NotBuiltError
 from .executors import BuildReport, Failure
 from .plan import trace
 
@@ -54,8 +53,8 @@ def drive(ctx: Any, seed_plan: Any, checks: list[CheckSpec], builder: Any,
         for check in list(pending):
             try:
                 tracer = trace(ctx, [(check.measure, s) for s in new[check.key]])
-            except MissingDataError as exc:
-                report.skipped[check.key] = str(exc)
+            except Exception as exc:                  # missing data or a bug: its own test reports it
+                report.skipped[check.key] = f"{type(exc).__name__}: {exc}"
                 pending.remove(check)
                 continue
             for entry, need in tracer.needs.items():
@@ -77,8 +76,8 @@ def drive(ctx: Any, seed_plan: Any, checks: list[CheckSpec], builder: Any,
         for check in pending:
             try:
                 taken[check.key] += [_value(check.measure(s)) for s in new[check.key]]
-            except NotBuiltError as exc:
-                report.skipped[check.key] = str(exc)
+            except Exception as exc:                  # a failed build (NotBuiltError) or a bug: its test says which
+                report.skipped[check.key] = f"{type(exc).__name__}: {exc}"
                 continue
             values = taken[check.key]
             if not all(math.isfinite(v) for v in values):

@@ -17,8 +17,9 @@ from . import baselines, phases, sequential
 from .cache import Cache
 from .config import get_scale
 from .errors import ConfigError
+from .executors import ExecutorOptions
 from .experiment import Context, SourceSpec
-from .session import (SeedPlan, Session, TornRecordWarning, case_name, check_writable, collect_phases,
+from .session import (SeedPlan, Session, TornRecordWarning, check_writable, collect_phases,
                       collect_rows)
 
 
@@ -103,13 +104,11 @@ def _pairs(option: str, items: Sequence[str] | None) -> tuple[tuple[str, str], .
     return tuple(out)
 
 
-def executor_options(getoption: Callable[[str], Any], output: Path) -> "ExecutorOptions":
+def executor_options(getoption: Callable[[str], Any], output: Path) -> ExecutorOptions:
     """``--bt-executor`` and its resources; a JSON file (``--bt-executor-config``) gives defaults
     that the command line's options override."""
     import json
     import shutil
-
-    from .executors import ExecutorOptions
 
     given: dict[str, Any] = {}
     config = getoption("--bt-executor-config")

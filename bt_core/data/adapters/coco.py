@@ -12,8 +12,6 @@ import json
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
-
 from ...errors import DataError
 from ..splits import GroupTable
 from .common import ImageFiles, Split, pooled_splits

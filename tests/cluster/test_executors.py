@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 # the cheapest claim slice: per seed one source, its full-network transfer and a scratch model
 SLICE = ["-m", "paper", "-k", "natural_biases and tennis_ball and full", "--bt-seeds", "2"]
 MODELS = 6
+FINISHED = (0, 1)         # every check judged; whether it holds at two seeds is not what these tests ask
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
@@ -70,14 +71,16 @@ def inline(tmp_path_factory):
     """The slice inline, in a cache of its own: the values every executor must reproduce."""
     tmp = tmp_path_factory.mktemp("inline")
     code, log = _finish(_start(tmp, tmp / "cache"), tmp)
-    assert code == 0, log[-3000:]
-    return _values(tmp)
+    assert code in FINISHED, log[-3000:]
+    values = _values(tmp)
+    assert [len(v) for v in values.values()] == [2], values
+    return values
 
 
 def test_local_executor_with_two_processes_gives_the_inline_values(inline, tmp_path):
     cache = tmp_path / "cache"
     code, log = _finish(_start(tmp_path, cache, "--bt-executor", "local", "--bt-jobs", "2"), tmp_path)
-    assert code == 0, log[-3000:]
+    assert code in FINISHED, log[-3000:]
     assert _values(tmp_path) == inline
     builds = _model_builds(cache)
     assert len(builds) == MODELS and set(builds.values()) == {1}
@@ -110,7 +113,7 @@ def test_slurm_gives_the_inline_values_and_resubmits_a_job_killed_mid_build(slur
     killer.start()
     code, log = _finish(proc, tmp_path)
     killer.join(timeout=5)
-    assert code == 0, log[-3000:]
+    assert code in FINISHED, log[-3000:]
     assert killed, "no job was running a build to kill"
     assert f"job {killed[0]} died without a result: resubmitting" in log
     assert _values(tmp_path) == inline
@@ -138,7 +141,7 @@ def test_two_runs_on_one_cache_build_each_model_once(slurm, inline, tmp_path):
              for name in ("a", "b")]
     for name, proc in zip(("a", "b"), procs):
         code, log = _finish(proc, tmp_path / name)
-        assert code == 0, log[-3000:]
+        assert code in FINISHED, log[-3000:]
         assert _values(tmp_path / name) == inline
     builds = _model_builds(cache)
     assert len(builds) == MODELS and set(builds.values()) == {1}

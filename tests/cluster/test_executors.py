@@ -89,7 +89,7 @@ def test_local_executor_with_two_processes_gives_the_inline_values(inline, tmp_p
 
 
 def _kill_first_build(cache: Path, killed: list[str]) -> None:
-    """scancel a running job once the first source's build has started (its lock exists)."""
+    """Kill a running job once the first source's build has started (its lock exists)."""
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and not killed:
         locks = list((cache / "source").glob("*.lock")) if (cache / "source").is_dir() else []
@@ -98,7 +98,9 @@ def _kill_first_build(cache: Path, killed: list[str]) -> None:
             jobs = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i", "-n", "bt-build"],
                                   capture_output=True, text=True).stdout.split()
             if jobs:
-                subprocess.run(["scancel", jobs[0]], check=False)
+                # SIGKILL to the job's steps and its batch script: a lost node or an OOM kill, with no grace
+                # period (after a plain scancel, a job may finish its builds within Slurm's KillWait)
+                subprocess.run(["scancel", "--signal=KILL", "--full", jobs[0]], check=False)
                 killed.append(jobs[0])
                 return
         time.sleep(0.5)

@@ -60,7 +60,8 @@ def drive(ctx: Any, seed_plan: Any, checks: list[CheckSpec], builder: Any,
             for entry, need in tracer.needs.items():
                 if entry in needs:
                     needs[entry].probes |= need.probes
-                    needs[entry].cached = needs[entry].cached and need.cached
+                    if not need.cached:                # the model itself is missing: it reads its deps
+                        needs[entry].cached, needs[entry].deps = False, need.deps
                 else:
                     needs[entry] = need
         missing = [n for n in needs.values() if not n.cached]

@@ -217,12 +217,16 @@ class Context:
             if log:
                 log.build(family, key["seed"])
             start = time.perf_counter()
-            self._resume = entry.with_name(f".{entry.name}.resume.pt") if self.scale.epoch_checkpoints else None
-            with pinned_threads(self.scale.threads):
-                build(folder)
-            if self._resume is not None:
-                self._resume.unlink(missing_ok=True)
-            self._resume = None
+            outer = self._resume                # a build inside a build (a source a transfer needs) keeps its own
+            self._resume = entry.with_name(f".{entry.name}.resume.pt") if self.scale.epoch_checkpoints and family \
+                else None
+            try:
+                with pinned_threads(self.scale.threads):
+                    build(folder)
+                if self._resume is not None:
+                    self._resume.unlink(missing_ok=True)
+            finally:
+                self._resume = outer
             built.append(time.perf_counter() - start)
             if family:
                 (folder / BUILD_FILE).write_text(json.dumps({"wall_s": built[0], "threads": self.scale.threads}))

@@ -14,12 +14,9 @@
 - training: the mini source model's wall time and images/s;
 - architectures: one training epoch of each mini architecture of the sweep on the same images, on
   the scale's thread count, as images/s and as a ratio to the default architecture;
-- engine: one training step (forward, backward, SGD) of each architecture of the sweep, eager as the
-  trainer runs it against each candidate that would make a cold run faster (channels_last, a fused
-  SGD step, torch.compile, compile with channels_last), the variants interleaved round by round so
-  a busy machine slows each alike; images/s, the ratio to eager and the one-off compile seconds,
-  and what they make of one mini source model (its images times epochs, plus the warm-up): a
-  variant that compiles pays its warm-up again for each new network shape in each process.
+- engine: one training step of each architecture of the sweep per engine variant and precision
+  (:mod:`benchmark.engine_speed`); a variant that compiles pays its warm-up again for each new
+  network shape in each process.
 Nothing is read from the artifact cache: every figure is measured fresh.
 """
 from __future__ import annotations
@@ -35,6 +32,11 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
+
+from bt_core import precision
+from bt_core.engine import VARIANTS, machine_id
+
+from .engine_speed import ENGINE_TIMEOUT_S, measure_engine
 
 
 class _TriggeredArrays(torch.utils.data.Dataset):
@@ -220,97 +222,6 @@ def measure_architectures(data, device: torch.device, *, batch_size: int) -> dic
     return out
 
 
-ENGINE_BATCHES = 8
-ENGINE_TIMEOUT_S = 180.0     # a cold torch.compile of one mini network took about 40 s on an idle machine
-# A variant that runs the kernels of another is not tried where that one could not run.
-_NEEDS = {"compiled_channels_last": "channels_last"}
-
-
-def _engine_step(arch: str, variant: str, batch_size: int, device: torch.device):
-    """A training step of ``arch`` as ``variant`` runs it, on uint8 batches of 32 px images as the
-    trainer hands them over (the model normalises them), a different batch each step."""
-    from bt_core.engine import training_step
-    from bt_core.models import create_model
-
-    torch.manual_seed(0)
-    model = create_model(arch, 10)
-    xs = torch.randint(0, 256, (ENGINE_BATCHES, batch_size, 3, 32, 32), dtype=torch.uint8)
-    ys = torch.randint(0, 10, (ENGINE_BATCHES, batch_size))
-    return training_step(model, variant, xs, ys, device)
-
-
-def _engine_worker(arch: str, variant: str, batch_size: int, device: str, threads: int | None):
-    """The child's side: build the step once, then answer "run n steps" with their wall seconds."""
-    from bt_core.train import pinned_threads
-
-    with pinned_threads(threads):
-        step = _engine_step(arch, variant, batch_size, torch.device(device))
-
-    def run(n: int) -> float:
-        with pinned_threads(threads):
-            start = time.perf_counter()
-            for _ in range(n):
-                step()
-            return time.perf_counter() - start
-
-    return run
-
-
-def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds: int,
-                   variants: tuple[str, ...] | None = None, architectures: tuple[str, ...] | None = None,
-                   timeout_s: float = ENGINE_TIMEOUT_S, worker=_engine_worker) -> dict[str, object]:
-    """Steady-state training images/s of each variant per architecture, interleaved. Each variant
-    runs in its own child process (``worker`` builds it there), every call under ``timeout_s``: a
-    variant that cannot run here (no C++ compiler for compile, a kernel that crashes or spins) is
-    reported with why, not timed, and the others go on."""
-    from bt_core.config import get_scale
-    from bt_core.engine import VARIANTS
-    from bt_core.isolate import Isolated
-
-    scale = get_scale("mini")
-    source_images = scale.data_sizes["n_source"] * scale.source.epochs
-    out: dict[str, object] = {"source_model_images": source_images}
-    for arch in architectures or scale.architectures:
-        children: dict[str, Isolated] = {}
-        try:
-            for variant in variants or VARIANTS:
-                needed = _NEEDS.get(variant)
-                if f"{arch}/{needed}/unavailable" in out:
-                    out[f"{arch}/{variant}/unavailable"] = f"not tried: {needed} {out[f'{arch}/{needed}/unavailable']}"
-                    continue
-                child = Isolated(worker, arch, variant, batch_size, str(device), scale.threads, timeout_s=timeout_s)
-                warm = child(3, timeout_s=timeout_s) if child.started.ok else child.started   # compiling happens here
-                if warm.ok:
-                    children[variant] = child
-                    out[f"{arch}/{variant}/warmup_s"] = warm.value
-                else:
-                    out[f"{arch}/{variant}/unavailable"] = warm.reason
-            rates: dict[str, list[float]] = {variant: [] for variant in children}
-            for _ in range(rounds):
-                for variant, child in children.items():
-                    if variant not in rates:
-                        continue
-                    got = child(steps, timeout_s=timeout_s)
-                    if got.ok:
-                        rates[variant].append(steps * batch_size / got.value)
-                    else:
-                        out[f"{arch}/{variant}/unavailable"] = got.reason
-                        del rates[variant]
-        finally:
-            for child in children.values():
-                child.close()
-        for variant, got in rates.items():
-            out[f"{arch}/{variant}_img_s"] = float(np.median(got))
-            out[f"{arch}/{variant}/one_source_s"] = (out[f"{arch}/{variant}/warmup_s"]
-                                                     + source_images / out[f"{arch}/{variant}_img_s"])
-        for variant in rates:
-            if variant != "eager" and "eager" in rates:
-                out[f"{arch}/{variant}_over_eager"] = out[f"{arch}/{variant}_img_s"] / out[f"{arch}/eager_img_s"]
-                out[f"{arch}/{variant}/one_source_over_eager"] = (out[f"{arch}/eager/one_source_s"]
-                                                                  / out[f"{arch}/{variant}/one_source_s"])
-    return out
-
-
 def _paper_pipeline(tmp: Path, trigger, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
     """Generate the JPEGs, write their .beton the way ``benchmark prepare`` does, time both loaders."""
     from bt_core.data.adapters import ImageFiles, Split, write_split
@@ -350,6 +261,7 @@ def _measure_all(results: dict[str, object], tmp: Path, args: argparse.Namespace
             results["architectures"] = measure_architectures(data, device, batch_size=args.batch_size)
         with console.status("timing the training engine per architecture (compiling takes a while)..."):
             results["engine"] = measure_engine(device, batch_size=args.batch_size, steps=args.engine_steps,
+                                               variants=args.engine_variants, precisions=args.engine_precisions,
                                                rounds=args.engine_rounds, timeout_s=args.engine_timeout)
 
 
@@ -370,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the engine comparison (eager vs channels_last, fused SGD, torch.compile)")
     parser.add_argument("--engine-steps", type=int, default=10, help="timed training steps per variant and round")
     parser.add_argument("--engine-rounds", type=int, default=5, help="interleaved rounds of the engine comparison")
+    parser.add_argument("--engine-variants", default=",".join(VARIANTS),
+                        help=f"engine variants to compare, comma-separated (default all: {','.join(VARIANTS)})")
+    parser.add_argument("--engine-precisions", default=None,
+                        help="precisions to compare each variant in, comma-separated (default fp32 and what "
+                             "--bt-precision auto takes on this device)")
     parser.add_argument("--engine-timeout", type=float, default=ENGINE_TIMEOUT_S,
                         help="seconds each engine variant's child may take to start, warm up (compile) or run one "
                              "round before it is reported as timed out")
@@ -386,10 +303,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--engine-steps={args.engine_steps}, --engine-rounds={args.engine_rounds}: expected integers >= 1")
     if not args.engine_timeout > 0:
         parser.error(f"--engine-timeout={args.engine_timeout}: expected a number of seconds > 0")
+    args.engine_variants = tuple(args.engine_variants.split(","))
+    bad = [v for v in args.engine_variants if v not in VARIANTS]
+    if bad:
+        parser.error(f"--engine-variants: {bad[0]!r} is unknown: expected some of {', '.join(VARIANTS)}")
+    auto = precision.resolve("auto", device.type)
+    args.engine_precisions = tuple(dict.fromkeys(args.engine_precisions.split(",") if args.engine_precisions
+                                                 else ("fp32", auto)))
+    bad = [p for p in args.engine_precisions if p not in precision.CHOICES[1:]]
+    if bad:
+        parser.error(f"--engine-precisions: {bad[0]!r} is unknown: expected some of {', '.join(precision.CHOICES[1:])}")
+    results.update(cpu=machine_id(device)["cpu"], native_bf16=precision.native_bf16(), precision_auto=auto)
     with tempfile.TemporaryDirectory(prefix="bt-perf-") as tmp:
         if args.engine_only:
             with console.status("timing the training engine per architecture (compiling takes a while)..."):
                 results["engine"] = measure_engine(device, batch_size=args.batch_size, steps=args.engine_steps,
+                                               variants=args.engine_variants, precisions=args.engine_precisions,
                                                    rounds=args.engine_rounds, timeout_s=args.engine_timeout)
         else:
             _measure_all(results, Path(tmp), args, device, console)

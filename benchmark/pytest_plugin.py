@@ -14,6 +14,7 @@ from bt_core.drive import CheckSpec
 from bt_core.errors import BTError, MissingDataError, NotBuiltError
 from bt_core.estimate import key_of
 from bt_core.progress import MODES as PROGRESS
+from bt_core.precision import CHOICES as PRECISIONS
 from bt_core.runner import (AUDIT_SKIP, build_session, drive_checks, finish_report, plan_options, print_plan,
                             report_progress, stop_reason, watch)
 from bt_core.session import case_name, check_key
@@ -42,6 +43,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="mini (synthetic data, CPU, minutes), paper (the paper's data, GPU) or paper-smoke "
                      "(the paper's code path on a CPU budget)")
     g.addoption("--bt-device", default=os.environ.get("BT_DEVICE", "auto"), help="auto, cpu, cuda or cuda:N")
+    g.addoption("--bt-precision", default=os.environ.get("BT_PRECISION", "auto"), choices=PRECISIONS,
+                help="arithmetic of every model: auto (fp16 on CUDA, bf16 on a CPU with native bf16, else "
+                     "fp32), fp32, bf16 or fp16; part of each model's cache key")
     g.addoption("--bt-data-root", default=os.environ.get("BT_DATA_ROOT"),
                 help="folder of .beton files written by `benchmark prepare` (paper scale)")
     g.addoption("--bt-cache", default=None, help="artifact cache folder (default $BT_CACHE_DIR or ~/.cache)")

@@ -23,6 +23,7 @@ import torch
 from filelock import FileLock
 from torch import nn
 
+from . import precision as precisions
 from .isolate import Outcome, run_isolated
 
 VARIANTS = ("eager", "channels_last", "fused_sgd", "compiled", "compiled_channels_last")
@@ -36,9 +37,9 @@ class EngineWarning(UserWarning):
 
 
 def training_step(model: nn.Module, variant: str, xs: torch.Tensor, ys: torch.Tensor,
-                  device: torch.device) -> Callable[[], None]:
+                  device: torch.device, precision: str = "fp32") -> Callable[[], None]:
     """One step (forward, backward, SGD) of ``model`` as ``variant`` runs it, a different batch of
-    ``xs``/``ys`` each call, under the trainer's autocast (float16 on CUDA, off elsewhere)."""
+    ``xs``/``ys`` each call, in ``precision`` as the trainer runs it (autocast and loss scaler)."""
     if variant not in VARIANTS:
         raise ValueError(f"engine variant {variant!r} is unknown: expected one of {', '.join(VARIANTS)}")
     model = model.to(device).train()
@@ -51,22 +52,25 @@ def training_step(model: nn.Module, variant: str, xs: torch.Tensor, ys: torch.Te
                           **({"fused": True} if variant == "fused_sgd" else {}))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
     forward = torch.compile(model) if variant.startswith("compiled") else model
+    scaler = precisions.scaler(device, precision)
     turn = itertools.count()
 
     def step() -> None:
         i = next(turn) % len(xs)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        with precisions.autocast(device, precision):
             loss = loss_fn(forward(xs[i]), ys[i])
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         if device.type == "cuda":
             torch.cuda.synchronize()
 
     return step
 
 
-def _probe_steps(model: nn.Module, example: torch.Tensor, variant: str, device: str, threads: int) -> int:
+def _probe_steps(model: nn.Module, example: torch.Tensor, variant: str, device: str, threads: int,
+                 precision: str = "fp32") -> int:
     """The child's side of a probe: a few steps of ``variant`` on the ``example`` batch (class 0,
     a label every head has), on the parent's thread count (a broken kernel may abort on one
     thread and spin on two)."""
@@ -74,7 +78,7 @@ def _probe_steps(model: nn.Module, example: torch.Tensor, variant: str, device: 
     torch.manual_seed(0)
     xs = example.unsqueeze(0).expand(PROBE_STEPS, *example.shape).clone()
     ys = torch.zeros(PROBE_STEPS, len(example), dtype=torch.long)
-    step = training_step(model, variant, xs, ys, torch.device(device))
+    step = training_step(model, variant, xs, ys, torch.device(device), precision)
     for _ in range(PROBE_STEPS):
         step()
     return PROBE_STEPS
@@ -106,17 +110,18 @@ def _network_id(model: nn.Module, example: torch.Tensor) -> str:
 
 
 def probe(model: nn.Module, example: torch.Tensor, variant: str, device: torch.device, *, root: Path,
-          timeout_s: float = PROBE_TIMEOUT_S, runner: Callable[..., object] = _probe_steps) -> Outcome:
-    """Whether ``variant`` trains a copy of ``model`` on the batch ``example`` here, from ``root``'s
-    record or a fresh run of ``runner`` in a child process; a fresh outcome is recorded."""
-    key = json.dumps({**machine_id(device), "variant": variant, "network": _network_id(model, example)},
-                     sort_keys=True)
+          timeout_s: float = PROBE_TIMEOUT_S, runner: Callable[..., object] = _probe_steps,
+          precision: str = "fp32") -> Outcome:
+    """Whether ``variant`` trains a copy of ``model`` on the batch ``example`` in ``precision`` here, from
+    ``root``'s record or a fresh run of ``runner`` in a child process; a fresh outcome is recorded."""
+    key = json.dumps({**machine_id(device), "variant": variant, "network": _network_id(model, example),
+                      **precisions.key_part(precision)}, sort_keys=True)
     path = Path(root) / PROBE_FILE
     known = _read(path)
     if key in known:
         return Outcome(known[key]["ok"], reason=known[key]["reason"])
     outcome = run_isolated(runner, copy.deepcopy(model).cpu(), example[:8].cpu(), variant, str(device),
-                           torch.get_num_threads(), timeout_s=timeout_s)
+                           torch.get_num_threads(), precision, timeout_s=timeout_s)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         known = _read(path)

@@ -34,6 +34,7 @@ class ContextSetup:
     device: str
     data_root: str | None = None
     target_dir: str | None = None
+    precision: str = "fp32"
 
     def context(self) -> Any:
         import torch
@@ -43,7 +44,7 @@ class ContextSetup:
 
         return Context(self.scale, Cache(self.cache_root), torch.device(self.device),
                        Path(self.data_root) if self.data_root else None,
-                       target_dir=Path(self.target_dir) if self.target_dir else None)
+                       target_dir=Path(self.target_dir) if self.target_dir else None, precision=self.precision)
 
 
 @dataclass(frozen=True)

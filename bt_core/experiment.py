@@ -27,6 +27,7 @@ from .data.beton import Arrays, read_arrays, read_columns, read_meta
 from .errors import ConfigError, MissingDataError, NotBuiltError
 from .models import (create_model, fingerprint, for_transfer, load_checkpoint, load_pretrained,
                      save_checkpoint)
+from .precision import key_part
 from .plan import Request, Tracer, placeholder_columns, placeholder_meta
 from .progress import RunLog
 from .train import extract_features, pinned_threads, predict, refresh_batchnorm, train
@@ -138,6 +139,7 @@ class Context:
     tracer: Tracer | None = None       # planning: models are named, not built (bt_core.plan)
     read_only: bool = False            # judging after an executor built the plan: a missing model is an error
     failed_builds: dict[Path, Any] = field(default_factory=dict)   # entry -> its executor's Failure
+    precision: str = "fp32"            # resolved (bt_core.precision): every model is trained and evaluated in it
     _recorders: list[dict[str, list[float]]] = field(default_factory=list, repr=False)
     _resume: Path | None = field(default=None, repr=False)    # the epoch checkpoint of the model in training
 
@@ -273,7 +275,8 @@ class Context:
         key = {"what": "source", "scale": self.scale.name, "arch": arch, "arch_def": fingerprint(arch),
                "data": data, "data_key": meta["info"],
                "trigger": self.scale.trigger if spec.trigger_fraction else None,
-               "fraction": spec.trigger_fraction, "seed": seed, "train": cfg, "threads": self.scale.threads}
+               "fraction": spec.trigger_fraction, "seed": seed, "train": cfg, "threads": self.scale.threads,
+               **key_part(self.precision)}
 
         def build(folder: Path) -> None:
             trigger, chosen = None, None
@@ -286,7 +289,8 @@ class Context:
             history = train(model, self.batches(path, train=True, seed=seed, batch_size=cfg.batch_size,
                                                 trigger=trigger, trigger_indices=chosen, flip=cfg.flip),
                             cfg, device=self.device, seed=seed, on_progress=self._trainer(),
-                            desc=f"source {data} p={spec.trigger_fraction} {arch} seed {seed}", resume=self._resume)
+                            desc=f"source {data} p={spec.trigger_fraction} {arch} seed {seed}", resume=self._resume,
+                            precision=self.precision)
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch, **key})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
@@ -311,7 +315,7 @@ class Context:
                                                   num_classes=meta["num_classes"])[0])
                 preds = predict(loaded[0], self.batches(test_path, train=False, seed=seed,
                                                         batch_size=EVAL_BATCH, trigger=probe.make()),
-                                device=self.device)
+                                device=self.device, precision=self.precision)
                 np.save(folder / "preds.npy", preds)
 
             spec = {"model": model_entry.name, "kind": model_entry.parent.name, "test": meta["info"],
@@ -346,7 +350,7 @@ class Context:
                "target": target, "target_key": meta["info"], "mode": mode, "seed": seed, "train": cfg,
                "target_trigger_fraction": target_trigger_fraction,
                "trigger": self.scale.trigger if target_trigger_fraction else None,
-               "threads": self.scale.threads}
+               "threads": self.scale.threads, **key_part(self.precision)}
 
         def build(folder: Path) -> None:
             trigger, chosen = None, None
@@ -365,14 +369,16 @@ class Context:
                                                     flip=cfg.flip and train)
             if mode == "linear-probe":
                 model.to(self.device)
-                refresh_batchnorm(model, loader(True, cfg.batch_size))
-                feats, labels = extract_features(model, loader(False, EVAL_BATCH), device=self.device)
+                refresh_batchnorm(model, loader(True, cfg.batch_size), precision=self.precision)
+                feats, labels = extract_features(model, loader(False, EVAL_BATCH), device=self.device,
+                                                 precision=self.precision)
                 history = train(model.head, FeatureBatches(feats, labels, batch_size=cfg.batch_size, seed=seed),
                                 cfg, device=self.device, seed=seed, desc=desc, on_progress=self._trainer(),
-                                resume=self._resume)
+                                resume=self._resume, precision=self.precision)
             else:
                 history = train(model, loader(True, cfg.batch_size), cfg, device=self.device, seed=seed,
-                                desc=desc, on_progress=self._trainer(), resume=self._resume)
+                                desc=desc, on_progress=self._trainer(), resume=self._resume,
+                                precision=self.precision)
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 

@@ -55,7 +55,24 @@ def _mean_ci(row: pd.Series) -> str:
 
 
 def _title(run: dict[str, Any]) -> str:
-    return f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, commit {str(run.get('commit'))[:12]}"
+    return (f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, precision {run.get('precision', 'fp32')}, "
+            f"commit {str(run.get('commit'))[:12]}")
+
+
+def precision_line(verdicts: Sequence[dict[str, Any]], run: dict[str, Any]) -> str | None:
+    """Which checks compare with a baseline trained in another precision (its floats differ as on
+    another machine's kernels), or None when all share this run's."""
+    ours = run.get("precision", "fp32")
+    theirs: dict[str, int] = {}
+    for v in verdicts:
+        if v.get("baseline"):
+            p = v["baseline"].get("provenance", {}).get("precision", "fp32")
+            if p != ours:
+                theirs[p] = theirs.get(p, 0) + 1
+    if not theirs:
+        return None
+    return (f"this run trained in {ours}; baselines in another precision: "
+            + ", ".join(f"{n} checks' in {p}" for p, n in sorted(theirs.items())))
 
 
 def headed_table(checks: pd.DataFrame, columns: Sequence[str], cells: Callable[[pd.Series], Sequence[str]]) -> Table:
@@ -137,6 +154,9 @@ def print_table(verdicts: Sequence[dict[str, Any]], run: dict[str, Any], console
     console.print(LEGEND, markup=False)
     console.print(outcome_line(checks))
     console.print(seeds_line(checks))
+    other = precision_line(verdicts, run)
+    if other:
+        console.print(other, style="yellow", markup=False)
     partial = results.partial_line(run, len(checks))
     if partial:
         console.print(partial, style="bold red", markup=False)

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import baselines, phases, sequential
+from . import baselines, phases, precision, sequential
 from .cache import Cache
 from .config import get_scale
 from .errors import ConfigError
@@ -212,8 +212,12 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     if executor.kind != "inline" and (_option(getoption, "numprocesses") or 0) not in (0, 1):
         raise ConfigError(f"--bt-executor={executor.kind} with pytest-xdist -n: expected one or the other "
                           "(the executor spreads builds over its own jobs)")
-    ctx = Context(scale, cache, resolve_device(getoption("--bt-device"), worker),
-                  Path(data_root) if data_root else None, target_dir=Path(target) if target else None)
+    device = resolve_device(getoption("--bt-device"), worker)
+    # resolved for where models are built: an executor's GPU jobs, even when the driver has none
+    built_on = "cuda" if executor.gpus else device.type
+    ctx = Context(scale, cache, device, Path(data_root) if data_root else None,
+                  target_dir=Path(target) if target else None,
+                  precision=precision.resolve(getoption("--bt-precision"), built_on))
     for probe in ctx.probes():
         probe.make()                               # a missing stencil file, a bad size or corner
     return Session(ctx, plan, Path(getoption("--bt-baselines")), output,
@@ -262,7 +266,7 @@ def drive_checks(session: Session, checks: list, say: Callable[[str], None]) -> 
     device = "cuda" if session.executor.gpus else ctx.device.type
     setup = ContextSetup(ctx.scale, str(ctx.cache.root), device,
                          str(ctx.data_root) if ctx.data_root else None,
-                         str(ctx.target_dir) if ctx.target_dir else None)
+                         str(ctx.target_dir) if ctx.target_dir else None, ctx.precision)
     session.drive_report = drive(ctx, session.plan, checks, SubmititBuilder(setup, session.executor, say), say)
 
 

@@ -98,7 +98,7 @@ class Session:
             built = {"looks": self.drive_report.looks,
                      "failed_builds": [f.as_dict() for f in self.drive_report.failures]}
         return {"scale": self.scale.name, "arch": self.arch, "seeds": self.plan.describe(),
-                "device": str(self.ctx.device), "commit": self.commit,
+                "device": str(self.ctx.device), "precision": self.ctx.precision, "commit": self.commit,
                 "executor": {"kind": self.executor.kind, **built},
                 "command": " ".join(self.command), "scale_config": self.scale.describe(), **self.audited()}
 
@@ -182,7 +182,7 @@ class Session:
                                                 "(--bt-force-baselines records it anyway, marked as forced)")
             return
         prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
-                                    command=self.command, device=str(self.ctx.device),
+                                    command=self.command, device=str(self.ctx.device), precision=self.ctx.precision,
                                     plan=self.plan.describe(), revision=self.commit, models=sorted(models),
                                     build_s={f: statistics.fmean(w) for f, w in sorted(models.items()) if w})
         if verdict.status != HOLDS:

@@ -1,7 +1,7 @@
 """The trainer: one loop for source training, transfer and scratch, on the CPU and on CUDA.
 
 SGD with momentum and weight decay under the paper's triangular learning rate, label smoothing,
-mixed precision on CUDA, channels_last on CUDA where its probe passes (:mod:`bt_core.engine`),
+the run's precision (:mod:`bt_core.precision`), channels_last on CUDA where its probe passes (:mod:`bt_core.engine`),
 progress reports for the run's display, and a hard stop on a non-finite loss that says where it
 happened. A step never waits for the device: loss, accuracy and the non-finite check accumulate
 there and are read once per epoch.
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import engine
+from . import engine, precision as precisions
 from .cache import default_root
 from .train_config import TrainConfig
 from .errors import TrainingError
@@ -71,13 +71,14 @@ class History:
 @timed("train")
 def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch.device, seed: int,
           desc: str = "train", on_progress: Callable[[float, int, float], None] | None = None,
-          frozen_bn: Iterable[nn.Module] = (), resume: Path | None = None) -> History:
+          frozen_bn: Iterable[nn.Module] = (), resume: Path | None = None, precision: str = "fp32") -> History:
     """Train ``model`` in place on ``batches`` for ``cfg.epochs`` epochs.
 
     Only parameters with ``requires_grad`` are optimised, so fixed-feature transfer is the same loop
     with a frozen backbone. Modules in ``frozen_bn`` are kept in eval mode. ``on_progress`` is called
     after every step with (epochs done, of epochs, images/s). With ``resume``, the state after each
     epoch is saved there and a run that finds it goes on from the next epoch (a requeued job).
+    ``precision`` is a resolved :mod:`bt_core.precision` name.
     """
     torch.manual_seed(seed)
     model.to(device)
@@ -86,8 +87,7 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
         raise TrainingError(f"{desc}: the model has no trainable parameters")
     opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    scaler = precisions.scaler(device, precision)
     steps = len(batches)
     history = History()
     first = _restore(resume, model, opt, scaler, batches, history) if resume is not None else 0
@@ -105,14 +105,15 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
         count = 0
         for step, (x, y) in enumerate(batches):
             if epoch == first and step == 0 and x.dim() == 4 and engine.candidates(device):
-                channels_last = engine.choose(model, x, device, root=default_root()) == "channels_last"
+                channels_last = engine.choose(model, x, device, root=default_root(),
+                                              precision=precision) == "channels_last"
                 if channels_last:
                     model.to(memory_format=torch.channels_last)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             for group in opt.param_groups:
                 group["lr"] = cfg.lr_at(epoch + step / steps)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            with precisions.autocast(device, precision):
                 logits = model(x)
                 loss = loss_fn(logits, y)
             first_bad = (bad_step < 0) & ~torch.isfinite(loss.detach())
@@ -173,19 +174,19 @@ def _restore(path: Path, model: nn.Module, opt: torch.optim.Optimizer, scaler: A
 
 @timed("evaluate")
 @torch.no_grad()
-def predict(model: nn.Module, batches: Batches, *, device: torch.device) -> np.ndarray:
+def predict(model: nn.Module, batches: Batches, *, device: torch.device, precision: str = "fp32") -> np.ndarray:
     """Predicted classes, in dataset order (batches must be sequential)."""
     model.to(device).eval()
     out = []
     for x, _ in batches:
-        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        with precisions.autocast(device, precision):
             out.append(model(x).argmax(1).cpu())
     return torch.cat(out).numpy() if out else np.zeros(0, np.int64)
 
 
 @timed("features")
 @torch.no_grad()
-def refresh_batchnorm(model: nn.Module, batches: Batches) -> None:
+def refresh_batchnorm(model: nn.Module, batches: Batches, *, precision: str = "fp32") -> None:
     """Re-estimate batch-norm statistics on ``batches`` as a cumulative average.
 
     This is what fixed-feature training does to the statistics implicitly; doing it once lets the
@@ -200,17 +201,20 @@ def refresh_batchnorm(model: nn.Module, batches: Batches) -> None:
         m.momentum = None
     model.train()
     for x, _ in batches:
-        model(x)
+        with precisions.autocast(x.device, precision):
+            model(x)
     for m, momentum in zip(norms, saved):
         m.momentum = momentum
 
 
 @timed("features")
 @torch.no_grad()
-def extract_features(model: nn.Module, batches: Batches, *, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def extract_features(model: nn.Module, batches: Batches, *, device: torch.device,
+                     precision: str = "fp32") -> tuple[torch.Tensor, torch.Tensor]:
     model.to(device).eval()
     feats, labels = [], []
     for x, y in batches:
-        feats.append(model.features(x).float())
+        with precisions.autocast(device, precision):
+            feats.append(model.features(x).float())
         labels.append(y)
     return torch.cat(feats), torch.cat(labels)

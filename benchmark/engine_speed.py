@@ -1,0 +1,111 @@
+"""The engine comparison of ``benchmark perf``: one training step of each mini architecture, eager as the
+trainer runs it beside each candidate that could make a cold run faster (channels_last, a fused SGD
+step, torch.compile, compile with channels_last), in each precision asked for, interleaved round by
+round so a busy machine slows each alike; images/s, the ratio to eager fp32, the one-off compile
+seconds, and what they make of one mini source model (its images times epochs, plus the warm-up).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+ENGINE_BATCHES = 8
+ENGINE_TIMEOUT_S = 180.0     # a cold torch.compile of one mini network took about 40 s on an idle machine
+# A variant that runs the kernels of another is not tried where that one could not run.
+_NEEDS = {"compiled_channels_last": "channels_last"}
+
+
+def engine_name(variant: str, precision: str) -> str:
+    """A row of the engine comparison: the variant, and the precision where it is not fp32."""
+    return variant if precision == "fp32" else f"{variant}+{precision}"
+
+
+def _engine_step(arch: str, variant: str, batch_size: int, device: torch.device, precision: str):
+    """A training step of ``arch`` as ``variant`` runs it in ``precision``, on uint8 batches of 32 px
+    images as the trainer hands them over (the model normalises them), a different batch each step."""
+    from bt_core.engine import training_step
+    from bt_core.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(arch, 10)
+    xs = torch.randint(0, 256, (ENGINE_BATCHES, batch_size, 3, 32, 32), dtype=torch.uint8)
+    ys = torch.randint(0, 10, (ENGINE_BATCHES, batch_size))
+    return training_step(model, variant, xs, ys, device, precision)
+
+
+def _engine_worker(arch: str, variant: str, batch_size: int, device: str, threads: int | None,
+                   precision: str = "fp32"):
+    """The child's side: build the step once, then answer "run n steps" with their wall seconds."""
+    from bt_core.train import pinned_threads
+
+    with pinned_threads(threads):
+        step = _engine_step(arch, variant, batch_size, torch.device(device), precision)
+
+    def run(n: int) -> float:
+        with pinned_threads(threads):
+            start = time.perf_counter()
+            for _ in range(n):
+                step()
+            return time.perf_counter() - start
+
+    return run
+
+
+def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds: int,
+                   variants: tuple[str, ...] | None = None, architectures: tuple[str, ...] | None = None,
+                   precisions: tuple[str, ...] = ("fp32",), timeout_s: float = ENGINE_TIMEOUT_S,
+                   worker=_engine_worker) -> dict[str, object]:
+    """Steady-state training images/s of each variant in each precision per architecture,
+    interleaved, as ratios to eager fp32. Each runs in its own child process (``worker`` builds it
+    there), every call under ``timeout_s``: one that cannot run here (no C++ compiler for compile, a
+    kernel that crashes or spins) is reported with why, not timed, and the others go on."""
+    from bt_core.config import get_scale
+    from bt_core.engine import VARIANTS
+    from bt_core.isolate import Isolated
+
+    scale = get_scale("mini")
+    source_images = scale.data_sizes["n_source"] * scale.source.epochs
+    out: dict[str, object] = {"source_model_images": source_images}
+    for arch in architectures or scale.architectures:
+        children: dict[str, Isolated] = {}
+        try:
+            for precision, plain in ((p, v) for p in precisions for v in variants or VARIANTS):
+                variant = engine_name(plain, precision)
+                needed = engine_name(_NEEDS[plain], precision) if plain in _NEEDS else None
+                if needed and f"{arch}/{needed}/unavailable" in out:
+                    out[f"{arch}/{variant}/unavailable"] = f"not tried: {needed} {out[f'{arch}/{needed}/unavailable']}"
+                    continue
+                child = Isolated(worker, arch, plain, batch_size, str(device), scale.threads, precision,
+                                 timeout_s=timeout_s)
+                warm = child(3, timeout_s=timeout_s) if child.started.ok else child.started   # compiling happens here
+                if warm.ok:
+                    children[variant] = child
+                    out[f"{arch}/{variant}/warmup_s"] = warm.value
+                else:
+                    out[f"{arch}/{variant}/unavailable"] = warm.reason
+            rates: dict[str, list[float]] = {variant: [] for variant in children}
+            for _ in range(rounds):
+                for variant, child in children.items():
+                    if variant not in rates:
+                        continue
+                    got = child(steps, timeout_s=timeout_s)
+                    if got.ok:
+                        rates[variant].append(steps * batch_size / got.value)
+                    else:
+                        out[f"{arch}/{variant}/unavailable"] = got.reason
+                        del rates[variant]
+        finally:
+            for child in children.values():
+                child.close()
+        for variant, got in rates.items():
+            out[f"{arch}/{variant}_img_s"] = float(np.median(got))
+            out[f"{arch}/{variant}/one_source_s"] = (out[f"{arch}/{variant}/warmup_s"]
+                                                     + source_images / out[f"{arch}/{variant}_img_s"])
+        for variant in rates:
+            if variant != "eager" and "eager" in rates:
+                out[f"{arch}/{variant}_over_eager"] = out[f"{arch}/{variant}_img_s"] / out[f"{arch}/eager_img_s"]
+                out[f"{arch}/{variant}/one_source_over_eager"] = (out[f"{arch}/eager/one_source_s"]
+                                                                  / out[f"{arch}/{variant}/one_source_s"])
+    return out

@@ -29,6 +29,7 @@ from .models import (create_model, fingerprint, for_transfer, load_checkpoint, l
                      save_checkpoint)
 from .plan import Request, Tracer, placeholder_columns, placeholder_meta
 from .progress import RunLog
+from .timing import Build, machine
 from .train import extract_features, pinned_threads, predict, refresh_batchnorm, train
 from .triggers import Trigger, make_trigger, select
 
@@ -50,15 +51,16 @@ class Probe:
 
 CLEAN = Probe("clean")
 CONTROL_SEED = 0              # one fixed scramble: the control's predictions are cached like any probe's
-BUILD_FILE = "build.json"     # a model entry's build time, which baselines keep to foresee a cold run
+BUILD_FILE = "build.json"     # a model entry's build seconds and machine, for the timing file (bt_core.timing)
 
 
-def _build_seconds(entry: Path) -> float | None:
-    """How long a cached model took to build (None for an entry written before this was kept)."""
+def _build_record(entry: Path) -> tuple[float | None, str | None]:
+    """How long a cached model took to build and on which machine (None for what an older entry does not say)."""
     try:
-        return float(json.loads((entry / BUILD_FILE).read_text())["wall_s"])
+        blob = json.loads((entry / BUILD_FILE).read_text())
+        return float(blob["wall_s"]), blob.get("machine")
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return None, None
 
 
 def control(intervention: str) -> str:
@@ -138,15 +140,15 @@ class Context:
     tracer: Tracer | None = None       # planning: models are named, not built (bt_core.plan)
     read_only: bool = False            # judging after an executor built the plan: a missing model is an error
     failed_builds: dict[Path, Any] = field(default_factory=dict)   # entry -> its executor's Failure
-    _recorders: list[dict[str, list[float]]] = field(default_factory=list, repr=False)
+    _recorders: list[list[Build]] = field(default_factory=list, repr=False)
     _resume: Path | None = field(default=None, repr=False)    # the epoch checkpoint of the model in training
 
     @contextmanager
-    def recording(self) -> Iterator[dict[str, list[float]]]:
-        """Collect the models (by family: what they are, less the seed) that the block asks for,
-        each with the seconds it took to build where known, so a verdict can say which models its
-        extra seeds cost and the next cold run can foresee how long they take."""
-        used: dict[str, list[float]] = {}
+    def recording(self) -> Iterator[list[Build]]:
+        """Collect the models that the block asks for, each with the seconds it took to build where
+        known, so a verdict can say which model families its seeds cost and the next cold run can
+        foresee how long they take."""
+        used: list[Build] = []
         self._recorders.append(used)
         try:
             yield used
@@ -229,13 +231,14 @@ class Context:
                 self._resume = outer
             built.append(time.perf_counter() - start)
             if family:
-                (folder / BUILD_FILE).write_text(json.dumps({"wall_s": built[0], "threads": self.scale.threads}))
+                (folder / BUILD_FILE).write_text(json.dumps({"wall_s": built[0], "threads": self.scale.threads,
+                                                             "machine": machine(self.device)}))
 
         entry = self.cache.get(kind, key, pinned, label=family)
         if family:
-            wall = built[0] if built else _build_seconds(entry)
+            wall, where = (built[0], machine(self.device)) if built else _build_record(entry)
             for used in self._recorders:
-                used.setdefault(family, []).extend([wall] if wall is not None else [])
+                used.append(Build(family, key.get("seed"), entry.name, wall, where))
         if log:
             ips = json.loads((entry / "history.json").read_text())["images_per_s"] if built else 0.0
             log.model(family, key["seed"], hit=not built, wall_s=sum(built), ips=ips)

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import baselines, phases, sequential
+from . import baselines, phases, sequential, timing
 from .cache import Cache
 from .config import get_scale
 from .errors import ConfigError
@@ -248,7 +248,10 @@ def watch(session: Session, nodeids: Sequence[str], mode: str):
         stream = os.fdopen(os.dup(sys.stderr.fileno()), "w")
     except (AttributeError, OSError, ValueError):
         stream = sys.stderr
-    estimate = RunEstimate(plan, session.plan.design.looks, session.plan.seeds, time.time())
+    # this host's own builds in the cache say more of its speed than another machine's recording
+    recorded = {**timing.seconds(session.baselines_dir, session.scale.name),
+                **timing.cache_seconds(session.ctx.cache.builds())}
+    estimate = RunEstimate(plan, session.plan.design.looks, session.plan.seeds, time.time(), recorded)
     return Monitor(session.work_dir / EVENTS_DIR, estimate, stream, mode).start()
 
 
@@ -353,11 +356,11 @@ def finish_report(session: Session, stopped: str | None = None) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TornRecordWarning)
         rows = collect_rows(session.work_dir)
-        timing = collect_phases(session.work_dir)
+        by_phase = collect_phases(session.work_dir)
     lines = [f"warning: {w.message}" for w in caught if issubclass(w.category, TornRecordWarning)]
     if not rows:
         return lines + failed_builds_lines(session)
-    run = {**session.run_info(), "time_by_phase": timing, "finished": stopped is None,
+    run = {**session.run_info(), "time_by_phase": by_phase, "finished": stopped is None,
            **({"stopped": stopped} if stopped else {})}
     outdir = session.output_dir if stopped is None else session.output_dir / results.PARTIAL_DIR
     paths = report.write(outdir, rows, run)
@@ -372,5 +375,6 @@ def finish_report(session: Session, stopped: str | None = None) -> list[str]:
         lines.append("figures: " + "  ".join(figs))
     if session.update_baselines:
         where = baselines.path_for(session.baselines_dir, session.scale.name, "*", session.baseline_arch).parent
-        lines.append(f"baselines of the checks that hold recorded under {where}")
+        lines.append(f"baselines of the checks that hold recorded under {where}; build seconds in "
+                     f"{timing.path_for(session.baselines_dir, session.scale.name)}")
     return lines + failed_builds_lines(session)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import statistics
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from filelock import FileLock
 
-from . import atomic, baselines, phases, sequential
+from . import atomic, baselines, phases, sequential, timing
 from .sequential import HOLDS
 from .claims import Measurement, Verdict, judge, status
 from .config import get_scale
@@ -137,7 +136,7 @@ class Session:
         started = phases.CLOCK.snapshot()
         design = self.plan.design
         taken: list[Measurement] = []
-        models: dict[str, list[float]] = {}
+        builds: list[timing.Build] = []
         for look in design.looks:
             for seed in self.plan.seeds(look)[len(taken):]:
                 if self.ctx.progress:
@@ -151,13 +150,13 @@ class Session:
                     raise ConfigError(f"{check}: the measurement on seed {seed} is {m.value}: expected a finite "
                                       f"number (is the metric defined for this model, e.g. any image correct?)")
                 taken.append(m)
-                for family, walls in used.items():
-                    models.setdefault(family, []).extend(walls)
+                builds += used
             if status([m.value for m in taken], design, expect=expect, threshold=threshold) != sequential.CONTINUE:
                 break
         seeds = self.plan.seeds(len(taken))
         parts = {k: [m.parts.get(k) for m in taken] for k in dict.fromkeys(k for m in taken for k in m.parts)}
-        context = {"seeds": seeds, "threshold": threshold, "models": sorted(models), **(context or {}),
+        models = sorted({b.family for b in builds})
+        context = {"seeds": seeds, "threshold": threshold, "models": models, **(context or {}),
                    **({"components": parts} if parts else {}), **self.audited()}
         if self.given is not None:
             context["source"] = self.given.label
@@ -170,11 +169,12 @@ class Session:
                                                      f"{self.scale.name} with arch {self.arch}")
         if self.update_baselines:
             self._record(case, verdict, seeds, models)
+            self._record_timing(builds)
         self._append_row(verdict)
         self._add_timing(phases.since(started, phases.CLOCK.snapshot()))
         return verdict
 
-    def _record(self, case: str, verdict: Verdict, seeds: list[int], models: dict[str, list[float]]) -> None:
+    def _record(self, case: str, verdict: Verdict, seeds: list[int], models: list[str]) -> None:
         """Record ``verdict`` as its check's baseline when the check holds; one that does not is
         recorded only with ``force_baselines``, and its provenance says so."""
         if verdict.status != HOLDS and not self.force_baselines:
@@ -183,12 +183,17 @@ class Session:
             return
         prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
                                     command=self.command, device=str(self.ctx.device),
-                                    plan=self.plan.describe(), revision=self.commit, models=sorted(models),
-                                    build_s={f: statistics.fmean(w) for f, w in sorted(models.items()) if w})
+                                    plan=self.plan.describe(), revision=self.commit, models=models)
         if verdict.status != HOLDS:
             prov["forced"] = f"recorded with --bt-force-baselines although the check {verdict.status}"
         baselines.record(self.baselines_dir, self.scale.name, case, verdict.check, verdict.summary,
                          verdict.values, prov, self.baseline_arch)
+
+    def _record_timing(self, builds: list[timing.Build]) -> None:
+        """Keep the seconds of the check's models built on this machine in the scale's timing file,
+        whatever the verdict: they say how long building took, not what the claim measured."""
+        this = timing.machine(self.ctx.device)
+        timing.record(self.baselines_dir, self.scale.name, timing.here(builds, this, self.ctx.cache.builds), this)
 
     def _baseline(self, case: str, check: str) -> dict[str, Any] | None:
         if self.auditing:

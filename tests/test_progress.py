@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from bt_core import sequential
+from bt_core import sequential, timing
 from bt_core.baselines import provenance, record
 from bt_core.cache import Cache
 from bt_core.config import get_scale
@@ -88,8 +88,9 @@ def test_the_context_reports_a_build_then_a_hit_for_the_same_model(tmp_path):
     with ctx.recording() as used:
         for _ in range(2):
             ctx._cached("source", {"seed": 4}, build, family=SRC)
-    # the build's time is kept with the model, and a hit reports the same time as the build did
-    assert list(used) == [SRC] and len(used[SRC]) == 2 and used[SRC][0] == used[SRC][1] > 0
+    # the build's time and machine are kept with the model, and a hit reports them as the build did
+    assert [(b.family, b.seed) for b in used] == [(SRC, 4)] * 2 and used[0] == used[1]
+    assert used[0].wall_s > 0 and used[0].machine == timing.machine(ctx.device)
     ctx._cached("predictions", {"seed": 4}, lambda folder: None)          # not a model: no event
     events, _ = read_events(tmp_path / "ev" / "main.jsonl", 0)
     assert [(e["ev"], e.get("hit")) for e in events] == [("build", None), ("model", False), ("model", True)]
@@ -173,9 +174,9 @@ def test_other_tests_in_the_session_neither_slow_the_eta_nor_add_overhead():
     assert late.remaining_s(1451.0) == pytest.approx(2 * 10.0 + 2 * 1.0)
 
 
-def _record(tmp_path, case, check, n, arch="mini_resnet", models=(SRC,), build_s=None):
+def _record(tmp_path, case, check, n, arch="mini_resnet", models=(SRC,)):
     prov = provenance(scale="mini", seeds=list(range(n)), arch=arch, command=["pytest"], device="cpu",
-                      models=models, build_s=build_s)
+                      models=models)
     record(tmp_path / "baselines", "mini", case, check, {"n": n, "mean": 0.1, "std": 0.01}, [0.1] * n, prov)
 
 
@@ -196,13 +197,17 @@ def test_priors_come_from_baselines_of_this_arch_else_from_the_previous_run(tmp_
 
 def test_a_family_not_built_yet_costs_its_recorded_time_at_this_runs_speed(tmp_path):
     """A cold run meets its families in the order of the cases: one not yet built is costed from
-    the baselines' build times, scaled by how this machine compares on the families already built
+    the timing file's build times, scaled by how this machine compares on the families already built
     (the kind's mean overcharged CI's cheap late families by 77%)."""
-    _record(tmp_path, "demo", "c1", 3, models=(SRC, FIX), build_s={SRC: 20.0, FIX: 4.0})
+    _record(tmp_path, "demo", "c1", 3, models=(SRC, FIX))
+    timing.record(tmp_path / "baselines", "mini", [timing.Build(SRC, 0, "k0", 20.0, "cpu A"),
+                                                   timing.Build(FIX, 0, "k1", 3.0, "cpu A"),
+                                                   timing.Build(FIX, 1, "k2", 5.0, "cpu A")], "cpu A")
     plan = priors(["demo::c1"], baselines_dir=tmp_path / "baselines", output_dir=tmp_path / "none",
                   scale="mini", arch="mini_resnet")
-    assert plan["demo::c1"].build_s == {SRC: 20.0, FIX: 4.0}
-    est = _estimate(plan)
+    recorded = timing.seconds(tmp_path / "baselines", "mini")
+    assert recorded == {SRC: 20.0, FIX: 4.0}
+    est = RunEstimate(plan, LOOKS, lambda n: list(range(n)), 0.0, recorded)
     assert est.cost(FIX) == pytest.approx(4.0)                  # nothing built yet: as recorded
     est.feed("main", {"ev": "check", "check": "demo::c1", "seed": 0, "t": 0.0})
     _model(est, "main", SRC, 0, t=30.0, wall=30.0)              # this machine: 1.5x the recording's time

@@ -8,9 +8,7 @@ stencil); metrics are then computed from those predictions by :mod:`bt_core.clai
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -25,11 +23,10 @@ from .data import registry
 from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
 from .data.beton import Arrays, read_arrays, read_columns, read_meta
 from .errors import ConfigError, MissingDataError, NotBuiltError
+from .events import Events
 from .models import (create_model, fingerprint, for_transfer, load_checkpoint, load_pretrained,
                      save_checkpoint)
 from .plan import Request, Tracer, placeholder_columns, placeholder_meta
-from .progress import RunLog
-from .timing import Build, machine
 from .train import extract_features, pinned_threads, predict, refresh_batchnorm, train
 from .triggers import Trigger, make_trigger, select
 
@@ -51,16 +48,6 @@ class Probe:
 
 CLEAN = Probe("clean")
 CONTROL_SEED = 0              # one fixed scramble: the control's predictions are cached like any probe's
-BUILD_FILE = "build.json"     # a model entry's build seconds and machine, for the timing file (bt_core.timing)
-
-
-def _build_record(entry: Path) -> tuple[float | None, str | None]:
-    """How long a cached model took to build and on which machine (None for what an older entry does not say)."""
-    try:
-        blob = json.loads((entry / BUILD_FILE).read_text())
-        return float(blob["wall_s"]), blob.get("machine")
-    except (OSError, ValueError, KeyError, TypeError):
-        return None, None
 
 
 def control(intervention: str) -> str:
@@ -135,25 +122,12 @@ class Context:
     cache: Cache
     device: torch.device = torch.device("cpu")
     data_root: Path | None = None
-    progress: RunLog | None = None     # the run's display is on: report checks, builds, training
+    events: Events = field(default_factory=Events)    # who watches builds: display, timing (bt_core.events)
     target_dir: Path | None = None     # a user's own target (--bt-target-dir), dataset TARGET_DIR
     tracer: Tracer | None = None       # planning: models are named, not built (bt_core.plan)
     read_only: bool = False            # judging after an executor built the plan: a missing model is an error
     failed_builds: dict[Path, Any] = field(default_factory=dict)   # entry -> its executor's Failure
-    _recorders: list[list[Build]] = field(default_factory=list, repr=False)
     _resume: Path | None = field(default=None, repr=False)    # the epoch checkpoint of the model in training
-
-    @contextmanager
-    def recording(self) -> Iterator[list[Build]]:
-        """Collect the models that the block asks for, each with the seconds it took to build where
-        known, so a verdict can say which model families its seeds cost and the next cold run can
-        foresee how long they take."""
-        used: list[Build] = []
-        self._recorders.append(used)
-        try:
-            yield used
-        finally:
-            self._recorders.remove(used)
 
     # --- datasets ------------------------------------------------------------------------
     def dataset(self, name: str, split: str, seed: int) -> Path:
@@ -212,13 +186,12 @@ class Context:
             return entry
         if self.tracer is not None:
             return entry
-        log = self.progress if family else None
-        built: list[float] = []
+        built: list[Path] = []
 
         def pinned(folder: Path) -> None:
-            if log:
-                log.build(family, key["seed"])
-            start = time.perf_counter()
+            built.append(folder)
+            if family:
+                self.events.emit("build_begun", family, key["seed"])
             outer = self._resume                # a build inside a build (a source a transfer needs) keeps its own
             self._resume = entry.with_name(f".{entry.name}.resume.pt") if self.scale.epoch_checkpoints and family \
                 else None
@@ -229,23 +202,14 @@ class Context:
                     self._resume.unlink(missing_ok=True)
             finally:
                 self._resume = outer
-            built.append(time.perf_counter() - start)
-            if family:
-                (folder / BUILD_FILE).write_text(json.dumps({"wall_s": built[0], "threads": self.scale.threads,
-                                                             "machine": machine(self.device)}))
 
         entry = self.cache.get(kind, key, pinned, label=family)
         if family:
-            wall, where = (built[0], machine(self.device)) if built else _build_record(entry)
-            for used in self._recorders:
-                used.append(Build(family, key.get("seed"), entry.name, wall, where))
-        if log:
-            ips = json.loads((entry / "history.json").read_text())["images_per_s"] if built else 0.0
-            log.model(family, key["seed"], hit=not built, wall_s=sum(built), ips=ips)
+            self.events.emit("model_ready", family, key["seed"], entry, not built)
         return entry
 
     def _trainer(self):
-        return self.progress.trainer() if self.progress else None
+        return self.events.trainer()
 
     def source_model(self, spec: SourceSpec, seed: int):
         """Train (or load from the cache) a source model; a given one's weights are read as they are."""

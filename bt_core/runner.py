@@ -6,9 +6,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import os
-import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -19,8 +16,8 @@ from .config import get_scale
 from .errors import ConfigError
 from .executors import ExecutorOptions
 from .experiment import Context, SourceSpec
-from .session import (SeedPlan, Session, TornRecordWarning, check_writable, collect_phases,
-                      collect_rows)
+from .observers import observe
+from .session import SeedPlan, Session, TornRecordWarning, check_writable, collect_phases, collect_rows
 
 
 def _count(option: str, text: str | None, least: int) -> int | None:
@@ -216,43 +213,16 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
                   Path(data_root) if data_root else None, target_dir=Path(target) if target else None)
     for probe in ctx.probes():
         probe.make()                               # a missing stencil file, a bad size or corner
-    return Session(ctx, plan, Path(getoption("--bt-baselines")), output,
-                   update_baselines=getoption("--bt-update-baselines"),
-                   force_baselines=getoption("--bt-force-baselines"), command=command, worker=worker,
-                   run_id=run_id, given=given, executor=executor)
+    session = Session(ctx, plan, Path(getoption("--bt-baselines")), output,
+                      update_baselines=getoption("--bt-update-baselines"),
+                      force_baselines=getoption("--bt-force-baselines"), command=command, worker=worker,
+                      run_id=run_id, given=given, executor=executor)
+    observe(session)
+    return session
 
 
 AUDIT_SKIP = ("measures a source the suite trains with a planted trigger or a known biased split; with "
               "--bt-source-weights or --bt-target-dir only the natural-bias checks (marker audit) apply")
-
-
-def report_progress(session: Session) -> None:
-    """This process writes progress events (checks, builds, training) for the run's display."""
-    from .progress import EVENTS_DIR, RunLog
-
-    session.ctx.progress = RunLog(session.work_dir / EVENTS_DIR, session.worker)
-
-
-def watch(session: Session, nodeids: Sequence[str], mode: str):
-    """Start the run's display for the selected cases (a :class:`bt_core.monitor.Monitor`)."""
-    from .estimate import RunEstimate, key_of, priors
-    from .monitor import Monitor
-    from .progress import EVENTS_DIR
-
-    plan = priors([key_of(n) for n in nodeids], baselines_dir=session.baselines_dir,
-                  output_dir=session.output_dir, scale=session.scale.name, arch=session.arch,
-                  baseline_arch=session.baseline_arch)
-    if session.plan.fixed:          # every check takes the listed seeds, whatever it took before
-        plan = {k: dataclasses.replace(p, seeds=None) for k, p in plan.items()}
-    try:    # the terminal itself: pytest captures stderr while a test runs in this process
-        stream = os.fdopen(os.dup(sys.stderr.fileno()), "w")
-    except (AttributeError, OSError, ValueError):
-        stream = sys.stderr
-    # this host's own builds in the cache say more of its speed than another machine's recording
-    recorded = {**timing.seconds(session.baselines_dir, session.scale.name),
-                **timing.cache_seconds(session.ctx.cache.builds())}
-    estimate = RunEstimate(plan, session.plan.design.looks, session.plan.seeds, time.time(), recorded)
-    return Monitor(session.work_dir / EVENTS_DIR, estimate, stream, mode).start()
 
 
 def drive_checks(session: Session, checks: list, say: Callable[[str], None]) -> None:

@@ -17,11 +17,12 @@ from typing import Any, Callable, Sequence
 
 from filelock import FileLock
 
-from . import atomic, baselines, phases, sequential, timing
+from . import baselines, phases, sequential
 from .sequential import HOLDS
 from .claims import Measurement, Verdict, judge, status
 from .config import get_scale
 from .errors import ConfigError
+from .events import Observer
 from .executors import ExecutorOptions
 from .experiment import Context, Evaluation, SourceSpec
 
@@ -66,9 +67,6 @@ class Session:
     drive_report: Any = None             # what the executor built, look by look, and what failed
     # the tree the run started from: a long run's results describe that code, whatever changes later
     commit: str = field(default_factory=baselines.commit)
-    # seconds per phase spent inside this process's checks: other tests of the same pytest session
-    # (bt test, CI) are not the claims' time
-    timing: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def scale(self):
@@ -133,29 +131,26 @@ class Session:
               context: dict[str, Any] | None = None) -> Verdict:
         """Measure seeds until the plan's design decides, judge them, compare with or record the
         baseline, and keep the row. Only the seeds an undecided check asks for are trained."""
-        started = phases.CLOCK.snapshot()
+        events, key = self.ctx.events, check_key(case, check)
         design = self.plan.design
         taken: list[Measurement] = []
-        builds: list[timing.Build] = []
-        for look in design.looks:
-            for seed in self.plan.seeds(look)[len(taken):]:
-                if self.ctx.progress:
-                    self.ctx.progress.check(check_key(case, check), seed)
-                with self.ctx.recording() as used:
+        events.emit("check_begun", case, check)
+        with events.watching(_Families()) as used:
+            for look in design.looks:
+                for seed in self.plan.seeds(look)[len(taken):]:
+                    events.emit("seed_begun", key, seed)
                     m = measure(seed)
-                if self.ctx.progress:
-                    self.ctx.progress.measured(check_key(case, check), seed)
-                m = m if isinstance(m, Measurement) else Measurement(float(m))
-                if not math.isfinite(m.value):
-                    raise ConfigError(f"{check}: the measurement on seed {seed} is {m.value}: expected a finite "
-                                      f"number (is the metric defined for this model, e.g. any image correct?)")
-                taken.append(m)
-                builds += used
-            if status([m.value for m in taken], design, expect=expect, threshold=threshold) != sequential.CONTINUE:
-                break
+                    events.emit("seed_measured", key, seed)
+                    m = m if isinstance(m, Measurement) else Measurement(float(m))
+                    if not math.isfinite(m.value):
+                        raise ConfigError(f"{check}: the measurement on seed {seed} is {m.value}: expected a finite "
+                                          f"number (is the metric defined for this model, e.g. any image correct?)")
+                    taken.append(m)
+                if status([m.value for m in taken], design, expect=expect, threshold=threshold) != sequential.CONTINUE:
+                    break
         seeds = self.plan.seeds(len(taken))
         parts = {k: [m.parts.get(k) for m in taken] for k in dict.fromkeys(k for m in taken for k in m.parts)}
-        models = sorted({b.family for b in builds})
+        models = sorted(used.families)
         context = {"seeds": seeds, "threshold": threshold, "models": models, **(context or {}),
                    **({"components": parts} if parts else {}), **self.audited()}
         if self.given is not None:
@@ -169,9 +164,8 @@ class Session:
                                                      f"{self.scale.name} with arch {self.arch}")
         if self.update_baselines:
             self._record(case, verdict, seeds, models)
-            self._record_timing(builds)
         self._append_row(verdict)
-        self._add_timing(phases.since(started, phases.CLOCK.snapshot()))
+        events.emit("check_ended", case, check)
         return verdict
 
     def _record(self, case: str, verdict: Verdict, seeds: list[int], models: list[str]) -> None:
@@ -189,12 +183,6 @@ class Session:
         baselines.record(self.baselines_dir, self.scale.name, case, verdict.check, verdict.summary,
                          verdict.values, prov, self.baseline_arch)
 
-    def _record_timing(self, builds: list[timing.Build]) -> None:
-        """Keep the seconds of the check's models built on this machine in the scale's timing file,
-        whatever the verdict: they say how long building took, not what the claim measured."""
-        this = timing.machine(self.ctx.device)
-        timing.record(self.baselines_dir, self.scale.name, timing.here(builds, this, self.ctx.cache.builds), this)
-
     def _baseline(self, case: str, check: str) -> dict[str, Any] | None:
         if self.auditing:
             return None
@@ -210,12 +198,15 @@ class Session:
         with FileLock(str(path) + ".lock"), open(path, "a") as f:
             f.write(json.dumps(verdict.as_dict(), default=float) + "\n")
 
-    def _add_timing(self, check_s: dict[str, float]) -> None:
-        """Add one check's seconds per phase to this process's share, kept beside its rows."""
-        self.timing = phases.merge([self.timing, check_s])
-        path = self.work_dir / PHASES_DIR / f"{self.worker}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(path, json.dumps(self.timing))
+
+class _Families(Observer):
+    """The model families a check asked for: what its verdict and baseline say it cost."""
+
+    def __init__(self):
+        self.families: set[str] = set()
+
+    def model_ready(self, family: str, seed: int, entry: Path, hit: bool) -> None:
+        self.families.add(family)
 
 
 def case_name(path: str | Path) -> str:

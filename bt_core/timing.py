@@ -1,4 +1,4 @@
-"""How long a model of each family took to build, and on which machine: the prior of a cold run's ETA.
+"""How long a model of each family took to build, and on which machine (its CPU model): a cold run's ETA prior.
 
 The run that records the baselines (``--bt-update-baselines``) writes ``baselines/<scale>/timing.json``
 beside them but apart: a baseline says what a claim measured, which any machine can check; a build's
@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 import statistics
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import torch
 from filelock import FileLock
 
 from . import atomic
-from .cache import HOST
-from .engine import machine_id
+from .cache import CPU, HOST, built
+from .events import Observer
 
 FILE = "timing.json"
 NOTE = "written by `pytest -m paper --bt-update-baselines`; seconds per model build, for the ETA only"
@@ -38,13 +36,6 @@ class Build:
     machine: str | None
 
 
-@lru_cache(maxsize=None)
-def machine(device: torch.device) -> str:
-    """What a build's seconds describe: the accelerator's name, else the CPU's model."""
-    ident = machine_id(device)
-    return ident.get("accelerator") or ident["cpu"]
-
-
 def path_for(root: Path, scale: str) -> Path:
     return Path(root) / scale / FILE
 
@@ -58,8 +49,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def here(builds: Iterable[Build], this: str, cache_builds: Callable[[], Iterable[dict[str, Any]]]) -> list[Build]:
-    """The builds made on machine ``this``; an entry written before build records named their machine
-    counts when the cache's build records (:meth:`bt_core.cache.Cache.builds`) say this host built it."""
+    """The builds made on CPU ``this``; an entry written before entries named their CPU counts when the
+    cache's build records (:meth:`bt_core.cache.Cache.builds`) say this host built it."""
     known = [b for b in builds if b.wall_s is not None]
     hosted = {r.get("key") for r in cache_builds() if r.get("host") == HOST} if any(
         b.machine is None for b in known) else set()
@@ -103,3 +94,23 @@ def cache_seconds(cache_builds: Iterable[dict[str, Any]]) -> dict[str, float]:
         if r.get("host") == HOST and r.get("family") and isinstance(r.get("wall_s"), (int, float)):
             walls.setdefault(r["family"], []).append(float(r["wall_s"]))
     return {f: statistics.fmean(w) for f, w in walls.items()}
+
+
+class Recorder(Observer):
+    """Keeps the seconds of each check's models built on this machine in the scale's timing file,
+    whatever the verdict: they say how long building took, not what the claim measured."""
+
+    def __init__(self, root: Path, scale: str, cache_builds: Callable[[], Iterable[dict[str, Any]]]):
+        self.root, self.scale, self.cache_builds = root, scale, cache_builds
+        self._builds: list[Build] | None = None
+
+    def check_begun(self, case: str, check: str) -> None:
+        self._builds = []
+
+    def model_ready(self, family: str, seed: int, entry: Path, hit: bool) -> None:
+        if self._builds is not None:
+            self._builds.append(Build(family, seed, entry.name, *built(entry)))
+
+    def check_ended(self, case: str, check: str) -> None:
+        record(self.root, self.scale, here(self._builds or [], CPU, self.cache_builds), CPU)
+        self._builds = None

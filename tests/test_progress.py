@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,12 @@ from torch import nn
 
 from bt_core import sequential, timing
 from bt_core.baselines import provenance, record
-from bt_core.cache import Cache
+from bt_core.cache import CPU, Cache, built
 from bt_core.config import get_scale
 from bt_core.train_config import TrainConfig
 from bt_core.data.batches import FeatureBatches
 from bt_core.estimate import Prior, RunEstimate, key_of, priors, read_events
+from bt_core.events import Events
 from bt_core.experiment import Context
 from bt_core.monitor import Monitor, panel
 from bt_core.progress import RunLog
@@ -42,8 +44,8 @@ def _model(est, worker, family, seed, t, wall=0.0, hit=False):
 
 def test_events_are_read_as_whole_lines_from_where_the_reader_left_off(tmp_path):
     log = RunLog(tmp_path / "ev", "gw0")
-    log.check("c::x", 0)
-    log.model("fam", 0, hit=True)
+    log.seed_begun("c::x", 0)
+    log.model_ready("fam", 0, tmp_path / "entry", True)
     with open(log.path, "a") as f:
         f.write('{"ev": "build", "t"')                   # a line being written
     events, offset = read_events(log.path, 0)
@@ -72,33 +74,34 @@ def test_the_trainer_reports_each_epoch_and_its_speed():
 
 def test_the_log_writes_every_epoch_end_but_throttles_steps_within_one(tmp_path):
     log = RunLog(tmp_path, "main")
-    report = log.trainer()
     for done in (0.1, 0.2, 0.3, 1.0, 2.0):
-        report(done, 2, 500.0)
-    epochs = [e["epoch"] for e in read_events(log.path, 0)[0]]
-    assert epochs == [0.1, 1.0, 2.0]
+        log.training(done, 2, 500.0)
+    log.build_begun(SRC, 0)                     # the next model's first step is written at once
+    log.training(0.1, 2, 500.0)
+    epochs = [e.get("epoch") for e in read_events(log.path, 0)[0]]
+    assert epochs == [0.1, 1.0, 2.0, None, 0.1]
 
 
 def test_the_context_reports_a_build_then_a_hit_for_the_same_model(tmp_path):
-    ctx = Context(get_scale("mini"), Cache(tmp_path / "cache"), progress=RunLog(tmp_path / "ev", "main"))
+    ctx = Context(get_scale("mini"), Cache(tmp_path / "cache"), events=Events(RunLog(tmp_path / "ev", "main")))
 
     def build(folder):
+        time.sleep(0.01)
         (folder / "history.json").write_text(json.dumps({"images_per_s": 321.0}))
 
-    with ctx.recording() as used:
-        for _ in range(2):
-            ctx._cached("source", {"seed": 4}, build, family=SRC)
-    # the build's time and machine are kept with the model, and a hit reports them as the build did
-    assert [(b.family, b.seed) for b in used] == [(SRC, 4)] * 2 and used[0] == used[1]
-    assert used[0].wall_s > 0 and used[0].machine == timing.machine(ctx.device)
+    entries = [ctx._cached("source", {"seed": 4}, build, family=SRC) for _ in range(2)]
+    # the build's time and CPU are kept with the model, for the timing file
+    wall, machine = built(entries[0])
+    assert entries[0] == entries[1] and wall >= 0.01 and machine == CPU
     ctx._cached("predictions", {"seed": 4}, lambda folder: None)          # not a model: no event
     events, _ = read_events(tmp_path / "ev" / "main.jsonl", 0)
     assert [(e["ev"], e.get("hit")) for e in events] == [("build", None), ("model", False), ("model", True)]
     assert events[1]["family"] == SRC and events[1]["seed"] == 4 and events[1]["ips"] == 321.0
+    assert events[1]["wall_s"] == wall and events[2]["wall_s"] == 0.0
 
 
 def test_a_session_reports_each_seed_a_check_measures(tmp_path):
-    ctx = Context(get_scale("mini"), Cache(tmp_path / "cache"), progress=RunLog(tmp_path / "ev", "main"))
+    ctx = Context(get_scale("mini"), Cache(tmp_path / "cache"), events=Events(RunLog(tmp_path / "ev", "main")))
     session = Session(ctx, SeedPlan(sequential.fixed(3), fixed=(0, 1, 2)), tmp_path / "b", tmp_path / "out")
     session.check(case="demo", check="c1[x]", claim="demo", metric="m", measure=lambda seed: 0.3 + seed / 100)
     events, _ = read_events(tmp_path / "ev" / "main.jsonl", 0)
@@ -228,9 +231,9 @@ def _ran(tmp_path, mode):
     stream = io.StringIO()
     monitor = Monitor(folder, _estimate({"a::one": Prior(3, (SRC,))}, start=0.0), stream, mode)
     log = RunLog(folder, "gw1")
-    log.check("a::one", 0)
-    log.build(SRC, 0)
-    log.model(SRC, 0, hit=False, wall_s=12.5, ips=2400.0)
+    log.seed_begun("a::one", 0)
+    log.build_begun(SRC, 0)
+    log.emit("model", family=SRC, seed=0, hit=False, wall_s=12.5, ips=2400.0)
     monitor.poll()
     return monitor, stream.getvalue()
 
@@ -251,9 +254,9 @@ def test_a_check_ends_after_the_models_it_built_were_reported(tmp_path):
     stream = io.StringIO()
     monitor = Monitor(folder, _estimate({"a::one": Prior(3, (SRC,))}, start=0.0), stream, "lines")
     log = RunLog(folder, "gw0")
-    log.check("a::one", 0)
-    log.build(SRC, 0)
-    log.model(SRC, 0, hit=False, wall_s=1.0, ips=100.0)
+    log.seed_begun("a::one", 0)
+    log.build_begun(SRC, 0)
+    log.emit("model", family=SRC, seed=0, hit=False, wall_s=1.0, ips=100.0)
     monitor.item_done("a::one", True)               # no poll in between
     assert "checks 0/1 |" in stream.getvalue().splitlines()[0]
     assert monitor.estimate.checks() == (1, 1, 1)

@@ -14,9 +14,10 @@ from bt_core.drive import CheckSpec
 from bt_core.errors import BTError, MissingDataError, NotBuiltError
 from bt_core.estimate import key_of
 from bt_core.progress import MODES as PROGRESS
+from bt_core.observers import report_progress, watch
 from bt_core.precision import CHOICES as PRECISIONS
 from bt_core.runner import (AUDIT_SKIP, build_session, drive_checks, finish_report, plan_options, print_plan,
-                            report_progress, stop_reason, watch)
+                            stop_reason)
 from bt_core.session import case_name, check_key
 
 REPO = Path(__file__).resolve().parent.parent

@@ -41,13 +41,12 @@ def commit() -> str:
 
 
 def provenance(*, scale: str, seeds: Sequence[int], arch: str, command: Sequence[str],
-               device: str, precision: str = "fp32", plan: dict[str, Any] | None = None, revision: str | None = None,
-               models: Sequence[str] = (), build_s: dict[str, float] | None = None) -> dict[str, Any]:
+               device: str, precision: str = "fp32", plan: dict[str, Any] | None = None,
+               revision: str | None = None, models: Sequence[str] = ()) -> dict[str, Any]:
     """How a check's baseline was produced: ``seeds`` are the seeds that check used, ``plan`` the
     run's seed plan (sequential design or fixed list), ``revision`` the commit the run started from
     (default: the checkout's now), ``models`` the families of models it asked for (which lets the
-    next cold run foresee the models it will train), ``build_s`` the mean seconds a model of each
-    family took to build (which lets it foresee how long they take, relative to each other)."""
+    next cold run foresee the models it will train; how long they took is in :mod:`bt_core.timing`)."""
     versions = {}
     for pkg in PACKAGES:
         try:
@@ -55,7 +54,6 @@ def provenance(*, scale: str, seeds: Sequence[int], arch: str, command: Sequence
         except metadata.PackageNotFoundError:
             versions[pkg] = None
     return {"command": " ".join(command), "seeds": list(seeds), "models": list(models),
-            "build_s": {f: round(s, 3) for f, s in (build_s or {}).items()},
             "plan": _plan_brief(plan), "scale": scale,
             "arch": arch,
             "device": device, "precision": precision, "commit": revision or commit(), "python": platform.python_version(),

@@ -7,14 +7,16 @@ manifest of file sizes and digests: a reader never sees a half-written entry, tw
 build the same one, and a damaged entry is rebuilt with a warning instead of being trusted. The
 temporary folder of a build that was killed (``kill -9``, a lost node) is removed by the next process
 that uses the same kind of entry. Each build appends one line to ``builds.jsonl`` (kind, key,
-family, host, pid, seconds): the cache's own record of what was built where, read by the plan's time
-estimates and by tests that count builds.
+family, host, CPU, pid, seconds): the cache's own record of what was built where, read by the plan's
+time estimates and by tests that count builds. A model's entry (one built with a family label) also
+keeps its seconds and CPU in ``build.json``, for the ETA and the timing file (:mod:`bt_core.timing`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import platform
 import shutil
 import socket
 import time
@@ -28,9 +30,34 @@ from .locks import BuildLock
 CACHE_FORMAT = 1
 ENV_VAR = "BT_CACHE_DIR"
 BUILDS_FILE = "builds.jsonl"
+BUILD_FILE = "build.json"
 HOST = socket.gethostname()
 # a build folder of another machine is only known dead by its age: no build takes this long
 STALE_S = 24 * 3600
+
+
+def _cpu_model() -> str:
+    """The CPU's model name: what a build's seconds describe."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == "model name":
+                return value.strip()
+    except OSError:
+        pass            # not Linux: the processor string is what there is
+    return platform.processor() or platform.machine()
+
+
+CPU = _cpu_model()
+
+
+def built(entry: Path) -> tuple[float | None, str | None]:
+    """How long a model's entry took to build and on which CPU (None for what an older entry does not say)."""
+    try:
+        blob = json.loads((entry / BUILD_FILE).read_text())
+        return float(blob["wall_s"]), blob.get("machine")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
 
 
 class CacheWarning(UserWarning):
@@ -144,7 +171,7 @@ class Cache:
 
     def _record(self, kind: str, entry: Path, wall_s: float, label: str | None) -> None:
         line = json.dumps({"kind": kind, "key": entry.name, "family": label, "host": socket.gethostname(),
-                           "pid": os.getpid(), "wall_s": round(wall_s, 3), "at": time.time()}) + "\n"
+                           "machine": CPU, "pid": os.getpid(), "wall_s": round(wall_s, 3), "at": time.time()}) + "\n"
         fd = os.open(self.root / BUILDS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())        # one write of one short line: appends do not interleave
@@ -164,7 +191,7 @@ class Cache:
 
     def get(self, kind: str, spec: dict[str, Any], build: Callable[[Path], None], label: str | None = None) -> Path:
         """The entry for ``spec``, calling ``build(folder)`` to write its files if it is missing;
-        ``label`` names what was built in the build record."""
+        ``label`` names what was built in the build records (a model's family)."""
         entry = self.path(kind, spec)
         self.sweep(entry.parent)
         if entry.is_dir() and self._problem(entry) is None:
@@ -183,11 +210,14 @@ class Cache:
             start = time.perf_counter()
             try:
                 build(tmp)
+                wall = time.perf_counter() - start
+                if label:
+                    (tmp / BUILD_FILE).write_text(json.dumps({"wall_s": wall, "machine": CPU}))
                 files = {p.name: (p.stat().st_size, file_sha256(p)) for p in sorted(tmp.iterdir()) if p.is_file()}
                 manifest = {"kind": kind, "spec": spec, "files": files}
                 (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
                 os.replace(tmp, entry)
-                self._record(kind, entry, time.perf_counter() - start, label)
+                self._record(kind, entry, wall, label)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         return entry

@@ -5,9 +5,9 @@ known up front. The plan starts from what each selected check did last time: the
 (or the previous run in the output folder) took and the families of models it asked for. Every
 event corrects it: a check that goes on past its planned seeds is planned to its next look, one
 that ends is done, and the families a check asks for join its plan. A model's cost is what models
-of its family took to build in this run; for a family not built yet, what it took when the
-baselines were recorded, times how much slower this run builds the families both have seen (else
-its kind's mean: source, full, linear-probe, scratch);
+of its family took to build in this run; for a family not built yet, its recorded seconds (the
+timing file of :mod:`bt_core.timing`, or this host's builds in the cache), times how much slower this
+run builds the families both have seen (else its kind's mean: source, full, linear-probe, scratch);
 the remaining time is the remaining work over the work done so far, times the time that took, so
 pytest-xdist workers, data generation and evaluation are in the rate, and models found in the cache
 cost nothing.
@@ -20,7 +20,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import baselines, results
 from .errors import BTError
@@ -29,13 +29,11 @@ from .session import case_name, check_key
 
 @dataclass(frozen=True)
 class Prior:
-    """What a check did last time: its seeds (None: not recorded), the model families it used
-    (None: not recorded, e.g. baselines recorded before families were) and the seconds a model of
-    each family took to build then (on whatever machine recorded it)."""
+    """What a check did last time: its seeds (None: not recorded) and the model families it used
+    (None: not recorded, e.g. baselines recorded before families were)."""
 
     seeds: int | None = None
     families: tuple[str, ...] | None = None
-    build_s: dict[str, float] | None = None
 
 
 def key_of(nodeid: str) -> str:
@@ -72,8 +70,7 @@ def priors(checks: Iterable[str], *, baselines_dir: Path, output_dir: Path, scal
         families = prov.get("models") if prov else None
         if families is None and last:
             families = last.get("context", {}).get("models")
-        out[key] = Prior(seeds, tuple(families) if families is not None else None,
-                         dict(prov.get("build_s") or {}) or None if prov else None)
+        out[key] = Prior(seeds, tuple(families) if families is not None else None)
     return out
 
 
@@ -86,11 +83,9 @@ class RunEstimate:
     """The run's state as the events tell it, and what it expects still to come."""
 
     def __init__(self, checks: dict[str, Prior], looks: Sequence[int], seeds_of: Callable[[int], list[int]],
-                 start: float):
+                 start: float, recorded: Mapping[str, float] | None = None):
         self.prior, self.looks, self.seeds_of, self.start = dict(checks), tuple(looks), seeds_of, start
-        self.recorded: dict[str, float] = {}                     # family -> build s when recorded
-        for prior in checks.values():
-            self.recorded.update(prior.build_s or {})
+        self.recorded = dict(recorded or {})                     # family -> build s when recorded
         self.taken: dict[str, int] = defaultdict(int)            # check -> seeds begun
         self.ended: dict[str, bool] = {}                         # check -> failed
         self.used: dict[str, set[str]] = defaultdict(set)        # check -> families asked for

@@ -8,9 +8,7 @@ stencil); metrics are then computed from those predictions by :mod:`bt_core.clai
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -25,11 +23,11 @@ from .data import registry
 from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
 from .data.beton import Arrays, read_arrays, read_columns, read_meta
 from .errors import ConfigError, MissingDataError, NotBuiltError
+from .events import Events
 from .models import (create_model, fingerprint, for_transfer, load_checkpoint, load_pretrained,
                      save_checkpoint)
 from .precision import key_part
 from .plan import Request, Tracer, placeholder_columns, placeholder_meta
-from .progress import RunLog
 from .train import extract_features, pinned_threads, predict, refresh_batchnorm, train
 from .triggers import Trigger, make_trigger, select
 
@@ -51,15 +49,6 @@ class Probe:
 
 CLEAN = Probe("clean")
 CONTROL_SEED = 0              # one fixed scramble: the control's predictions are cached like any probe's
-BUILD_FILE = "build.json"     # a model entry's build time, which baselines keep to foresee a cold run
-
-
-def _build_seconds(entry: Path) -> float | None:
-    """How long a cached model took to build (None for an entry written before this was kept)."""
-    try:
-        return float(json.loads((entry / BUILD_FILE).read_text())["wall_s"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def control(intervention: str) -> str:
@@ -134,26 +123,13 @@ class Context:
     cache: Cache
     device: torch.device = torch.device("cpu")
     data_root: Path | None = None
-    progress: RunLog | None = None     # the run's display is on: report checks, builds, training
+    events: Events = field(default_factory=Events)    # who watches builds: display, timing (bt_core.events)
     target_dir: Path | None = None     # a user's own target (--bt-target-dir), dataset TARGET_DIR
     tracer: Tracer | None = None       # planning: models are named, not built (bt_core.plan)
     read_only: bool = False            # judging after an executor built the plan: a missing model is an error
     failed_builds: dict[Path, Any] = field(default_factory=dict)   # entry -> its executor's Failure
     precision: str = "fp32"            # resolved (bt_core.precision): every model is trained and evaluated in it
-    _recorders: list[dict[str, list[float]]] = field(default_factory=list, repr=False)
     _resume: Path | None = field(default=None, repr=False)    # the epoch checkpoint of the model in training
-
-    @contextmanager
-    def recording(self) -> Iterator[dict[str, list[float]]]:
-        """Collect the models (by family: what they are, less the seed) that the block asks for,
-        each with the seconds it took to build where known, so a verdict can say which models its
-        extra seeds cost and the next cold run can foresee how long they take."""
-        used: dict[str, list[float]] = {}
-        self._recorders.append(used)
-        try:
-            yield used
-        finally:
-            self._recorders.remove(used)
 
     # --- datasets ------------------------------------------------------------------------
     def dataset(self, name: str, split: str, seed: int) -> Path:
@@ -212,13 +188,12 @@ class Context:
             return entry
         if self.tracer is not None:
             return entry
-        log = self.progress if family else None
-        built: list[float] = []
+        built: list[Path] = []
 
         def pinned(folder: Path) -> None:
-            if log:
-                log.build(family, key["seed"])
-            start = time.perf_counter()
+            built.append(folder)
+            if family:
+                self.events.emit("build_begun", family, key["seed"])
             outer = self._resume                # a build inside a build (a source a transfer needs) keeps its own
             self._resume = entry.with_name(f".{entry.name}.resume.pt") if self.scale.epoch_checkpoints and family \
                 else None
@@ -229,22 +204,14 @@ class Context:
                     self._resume.unlink(missing_ok=True)
             finally:
                 self._resume = outer
-            built.append(time.perf_counter() - start)
-            if family:
-                (folder / BUILD_FILE).write_text(json.dumps({"wall_s": built[0], "threads": self.scale.threads}))
 
         entry = self.cache.get(kind, key, pinned, label=family)
         if family:
-            wall = built[0] if built else _build_seconds(entry)
-            for used in self._recorders:
-                used.setdefault(family, []).extend([wall] if wall is not None else [])
-        if log:
-            ips = json.loads((entry / "history.json").read_text())["images_per_s"] if built else 0.0
-            log.model(family, key["seed"], hit=not built, wall_s=sum(built), ips=ips)
+            self.events.emit("model_ready", family, key["seed"], entry, not built)
         return entry
 
     def _trainer(self):
-        return self.progress.trainer() if self.progress else None
+        return self.events.trainer()
 
     def source_model(self, spec: SourceSpec, seed: int):
         """Train (or load from the cache) a source model; a given one's weights are read as they are."""

@@ -9,11 +9,16 @@ entry) is "other".
 """
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
+
+from . import atomic
+from .events import Observer
 
 # train: every model's training (a streaming loader decodes inside it); evaluate: predictions under
 # each probe; features: the linear-probe mode's batch-norm refresh and feature extraction; data:
@@ -89,6 +94,24 @@ def merge(parts: Iterable[Mapping[str, float]]) -> dict[str, float]:
             total[key] += float(part.get(key, 0.0))
     total[OTHER] = max(total[SPAN] - sum(total[p] for p in PHASES), 0.0)
     return total
+
+
+class CheckPhases(Observer):
+    """This process's seconds per phase inside its checks, kept in ``path`` after each check: other
+    tests of the same pytest session (bt test, CI) are not the claims' time."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.total: dict[str, float] = {}
+        self._started: dict[str, float] = {}
+
+    def check_begun(self, case: str, check: str) -> None:
+        self._started = CLOCK.snapshot()
+
+    def check_ended(self, case: str, check: str) -> None:
+        self.total = merge([self.total, since(self._started, CLOCK.snapshot())])
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(self.path, json.dumps(self.total))
 
 
 def summary_line(total: Mapping[str, float]) -> str:

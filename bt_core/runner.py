@@ -6,21 +6,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import os
-import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import baselines, phases, precision, sequential
+from . import baselines, phases, precision, sequential, timing
 from .cache import Cache
 from .config import get_scale
 from .errors import ConfigError
 from .executors import ExecutorOptions
 from .experiment import Context, SourceSpec
-from .session import (SeedPlan, Session, TornRecordWarning, check_writable, collect_phases,
-                      collect_rows)
+from .observers import observe
+from .session import SeedPlan, Session, TornRecordWarning, check_writable, collect_phases, collect_rows
 
 
 def _count(option: str, text: str | None, least: int) -> int | None:
@@ -220,40 +217,16 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
                   precision=precision.resolve(getoption("--bt-precision"), built_on))
     for probe in ctx.probes():
         probe.make()                               # a missing stencil file, a bad size or corner
-    return Session(ctx, plan, Path(getoption("--bt-baselines")), output,
-                   update_baselines=getoption("--bt-update-baselines"),
-                   force_baselines=getoption("--bt-force-baselines"), command=command, worker=worker,
-                   run_id=run_id, given=given, executor=executor)
+    session = Session(ctx, plan, Path(getoption("--bt-baselines")), output,
+                      update_baselines=getoption("--bt-update-baselines"),
+                      force_baselines=getoption("--bt-force-baselines"), command=command, worker=worker,
+                      run_id=run_id, given=given, executor=executor)
+    observe(session)
+    return session
 
 
 AUDIT_SKIP = ("measures a source the suite trains with a planted trigger or a known biased split; with "
               "--bt-source-weights or --bt-target-dir only the natural-bias checks (marker audit) apply")
-
-
-def report_progress(session: Session) -> None:
-    """This process writes progress events (checks, builds, training) for the run's display."""
-    from .progress import EVENTS_DIR, RunLog
-
-    session.ctx.progress = RunLog(session.work_dir / EVENTS_DIR, session.worker)
-
-
-def watch(session: Session, nodeids: Sequence[str], mode: str):
-    """Start the run's display for the selected cases (a :class:`bt_core.monitor.Monitor`)."""
-    from .estimate import RunEstimate, key_of, priors
-    from .monitor import Monitor
-    from .progress import EVENTS_DIR
-
-    plan = priors([key_of(n) for n in nodeids], baselines_dir=session.baselines_dir,
-                  output_dir=session.output_dir, scale=session.scale.name, arch=session.arch,
-                  baseline_arch=session.baseline_arch)
-    if session.plan.fixed:          # every check takes the listed seeds, whatever it took before
-        plan = {k: dataclasses.replace(p, seeds=None) for k, p in plan.items()}
-    try:    # the terminal itself: pytest captures stderr while a test runs in this process
-        stream = os.fdopen(os.dup(sys.stderr.fileno()), "w")
-    except (AttributeError, OSError, ValueError):
-        stream = sys.stderr
-    estimate = RunEstimate(plan, session.plan.design.looks, session.plan.seeds, time.time())
-    return Monitor(session.work_dir / EVENTS_DIR, estimate, stream, mode).start()
 
 
 def drive_checks(session: Session, checks: list, say: Callable[[str], None]) -> None:
@@ -357,11 +330,11 @@ def finish_report(session: Session, stopped: str | None = None) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TornRecordWarning)
         rows = collect_rows(session.work_dir)
-        timing = collect_phases(session.work_dir)
+        by_phase = collect_phases(session.work_dir)
     lines = [f"warning: {w.message}" for w in caught if issubclass(w.category, TornRecordWarning)]
     if not rows:
         return lines + failed_builds_lines(session)
-    run = {**session.run_info(), "time_by_phase": timing, "finished": stopped is None,
+    run = {**session.run_info(), "time_by_phase": by_phase, "finished": stopped is None,
            **({"stopped": stopped} if stopped else {})}
     outdir = session.output_dir if stopped is None else session.output_dir / results.PARTIAL_DIR
     paths = report.write(outdir, rows, run)
@@ -376,5 +349,6 @@ def finish_report(session: Session, stopped: str | None = None) -> list[str]:
         lines.append("figures: " + "  ".join(figs))
     if session.update_baselines:
         where = baselines.path_for(session.baselines_dir, session.scale.name, "*", session.baseline_arch).parent
-        lines.append(f"baselines of the checks that hold recorded under {where}")
+        lines.append(f"baselines of the checks that hold recorded under {where}; build seconds in "
+                     f"{timing.path_for(session.baselines_dir, session.scale.name)}")
     return lines + failed_builds_lines(session)

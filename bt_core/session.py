@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import statistics
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +17,12 @@ from typing import Any, Callable, Sequence
 
 from filelock import FileLock
 
-from . import atomic, baselines, phases, sequential
+from . import baselines, phases, sequential
 from .sequential import HOLDS
 from .claims import Measurement, Verdict, judge, status
 from .config import get_scale
 from .errors import ConfigError
+from .events import Observer
 from .executors import ExecutorOptions
 from .experiment import Context, Evaluation, SourceSpec
 
@@ -67,9 +67,6 @@ class Session:
     drive_report: Any = None             # what the executor built, look by look, and what failed
     # the tree the run started from: a long run's results describe that code, whatever changes later
     commit: str = field(default_factory=baselines.commit)
-    # seconds per phase spent inside this process's checks: other tests of the same pytest session
-    # (bt test, CI) are not the claims' time
-    timing: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def scale(self):
@@ -134,30 +131,27 @@ class Session:
               context: dict[str, Any] | None = None) -> Verdict:
         """Measure seeds until the plan's design decides, judge them, compare with or record the
         baseline, and keep the row. Only the seeds an undecided check asks for are trained."""
-        started = phases.CLOCK.snapshot()
+        events, key = self.ctx.events, check_key(case, check)
         design = self.plan.design
         taken: list[Measurement] = []
-        models: dict[str, list[float]] = {}
-        for look in design.looks:
-            for seed in self.plan.seeds(look)[len(taken):]:
-                if self.ctx.progress:
-                    self.ctx.progress.check(check_key(case, check), seed)
-                with self.ctx.recording() as used:
+        events.emit("check_begun", case, check)
+        with events.watching(_Families()) as used:
+            for look in design.looks:
+                for seed in self.plan.seeds(look)[len(taken):]:
+                    events.emit("seed_begun", key, seed)
                     m = measure(seed)
-                if self.ctx.progress:
-                    self.ctx.progress.measured(check_key(case, check), seed)
-                m = m if isinstance(m, Measurement) else Measurement(float(m))
-                if not math.isfinite(m.value):
-                    raise ConfigError(f"{check}: the measurement on seed {seed} is {m.value}: expected a finite "
-                                      f"number (is the metric defined for this model, e.g. any image correct?)")
-                taken.append(m)
-                for family, walls in used.items():
-                    models.setdefault(family, []).extend(walls)
-            if status([m.value for m in taken], design, expect=expect, threshold=threshold) != sequential.CONTINUE:
-                break
+                    events.emit("seed_measured", key, seed)
+                    m = m if isinstance(m, Measurement) else Measurement(float(m))
+                    if not math.isfinite(m.value):
+                        raise ConfigError(f"{check}: the measurement on seed {seed} is {m.value}: expected a finite "
+                                          f"number (is the metric defined for this model, e.g. any image correct?)")
+                    taken.append(m)
+                if status([m.value for m in taken], design, expect=expect, threshold=threshold) != sequential.CONTINUE:
+                    break
         seeds = self.plan.seeds(len(taken))
         parts = {k: [m.parts.get(k) for m in taken] for k in dict.fromkeys(k for m in taken for k in m.parts)}
-        context = {"seeds": seeds, "threshold": threshold, "models": sorted(models), **(context or {}),
+        models = sorted(used.families)
+        context = {"seeds": seeds, "threshold": threshold, "models": models, **(context or {}),
                    **({"components": parts} if parts else {}), **self.audited()}
         if self.given is not None:
             context["source"] = self.given.label
@@ -171,10 +165,10 @@ class Session:
         if self.update_baselines:
             self._record(case, verdict, seeds, models)
         self._append_row(verdict)
-        self._add_timing(phases.since(started, phases.CLOCK.snapshot()))
+        events.emit("check_ended", case, check)
         return verdict
 
-    def _record(self, case: str, verdict: Verdict, seeds: list[int], models: dict[str, list[float]]) -> None:
+    def _record(self, case: str, verdict: Verdict, seeds: list[int], models: list[str]) -> None:
         """Record ``verdict`` as its check's baseline when the check holds; one that does not is
         recorded only with ``force_baselines``, and its provenance says so."""
         if verdict.status != HOLDS and not self.force_baselines:
@@ -183,8 +177,7 @@ class Session:
             return
         prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
                                     command=self.command, device=str(self.ctx.device), precision=self.ctx.precision,
-                                    plan=self.plan.describe(), revision=self.commit, models=sorted(models),
-                                    build_s={f: statistics.fmean(w) for f, w in sorted(models.items()) if w})
+                                    plan=self.plan.describe(), revision=self.commit, models=models)
         if verdict.status != HOLDS:
             prov["forced"] = f"recorded with --bt-force-baselines although the check {verdict.status}"
         baselines.record(self.baselines_dir, self.scale.name, case, verdict.check, verdict.summary,
@@ -205,12 +198,15 @@ class Session:
         with FileLock(str(path) + ".lock"), open(path, "a") as f:
             f.write(json.dumps(verdict.as_dict(), default=float) + "\n")
 
-    def _add_timing(self, check_s: dict[str, float]) -> None:
-        """Add one check's seconds per phase to this process's share, kept beside its rows."""
-        self.timing = phases.merge([self.timing, check_s])
-        path = self.work_dir / PHASES_DIR / f"{self.worker}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(path, json.dumps(self.timing))
+
+class _Families(Observer):
+    """The model families a check asked for: what its verdict and baseline say it cost."""
+
+    def __init__(self):
+        self.families: set[str] = set()
+
+    def model_ready(self, family: str, seed: int, entry: Path, hit: bool) -> None:
+        self.families.add(family)
 
 
 def case_name(path: str | Path) -> str:

@@ -11,6 +11,7 @@ from bt_core.cache import Cache
 from bt_core.config import get_scale
 from bt_core.data.batches import FeatureBatches
 from bt_core.experiment import Context
+from bt_core.observers import observe
 from bt_core.runner import finish_report
 from bt_core.session import SeedPlan, Session
 from bt_core.train import predict
@@ -90,6 +91,7 @@ def test_a_run_keeps_the_time_by_phase_of_its_checks_in_results_and_report(tmp_p
     now, clock = fake_clock
     session = Session(Context(get_scale("mini"), Cache(tmp_path / "cache")), SeedPlan(sequential.fixed(3), fixed=(0, 1, 2)),
                       tmp_path / "baselines", tmp_path / "out", update_baselines=True)
+    observe(session)
 
     def measure(seed: int) -> float:
         with clock.phase("train"):

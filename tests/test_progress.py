@@ -5,19 +5,21 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from bt_core import sequential
+from bt_core import sequential, timing
 from bt_core.baselines import provenance, record
-from bt_core.cache import Cache
+from bt_core.cache import CPU, Cache, built
 from bt_core.config import get_scale
 from bt_core.train_config import TrainConfig
 from bt_core.data.batches import FeatureBatches
 from bt_core.estimate import Prior, RunEstimate, key_of, priors, read_events
+from bt_core.events import Events
 from bt_core.experiment import Context
 from bt_core.monitor import Monitor, panel
 from bt_core.progress import RunLog
@@ -42,8 +44,8 @@ def _model(est, worker, family, seed, t, wall=0.0, hit=False):
 
 def test_events_are_read_as_whole_lines_from_where_the_reader_left_off(tmp_path):
     log = RunLog(tmp_path / "ev", "gw0")
-    log.check("c::x", 0)
-    log.model("fam", 0, hit=True)
+    log.seed_begun("c::x", 0)
+    log.model_ready("fam", 0, tmp_path / "entry", True)
     with open(log.path, "a") as f:
         f.write('{"ev": "build", "t"')                   # a line being written
     events, offset = read_events(log.path, 0)
@@ -72,32 +74,34 @@ def test_the_trainer_reports_each_epoch_and_its_speed():
 
 def test_the_log_writes_every_epoch_end_but_throttles_steps_within_one(tmp_path):
     log = RunLog(tmp_path, "main")
-    report = log.trainer()
     for done in (0.1, 0.2, 0.3, 1.0, 2.0):
-        report(done, 2, 500.0)
-    epochs = [e["epoch"] for e in read_events(log.path, 0)[0]]
-    assert epochs == [0.1, 1.0, 2.0]
+        log.training(done, 2, 500.0)
+    log.build_begun(SRC, 0)                     # the next model's first step is written at once
+    log.training(0.1, 2, 500.0)
+    epochs = [e.get("epoch") for e in read_events(log.path, 0)[0]]
+    assert epochs == [0.1, 1.0, 2.0, None, 0.1]
 
 
 def test_the_context_reports_a_build_then_a_hit_for_the_same_model(tmp_path):
-    ctx = Context(get_scale("mini"), Cache(tmp_path / "cache"), progress=RunLog(tmp_path / "ev", "main"))
+    ctx = Context(get_scale("mini"), Cache(tmp_path / "cache"), events=Events(RunLog(tmp_path / "ev", "main")))
 
     def build(folder):
+        time.sleep(0.01)
         (folder / "history.json").write_text(json.dumps({"images_per_s": 321.0}))
 
-    with ctx.recording() as used:
-        for _ in range(2):
-            ctx._cached("source", {"seed": 4}, build, family=SRC)
-    # the build's time is kept with the model, and a hit reports the same time as the build did
-    assert list(used) == [SRC] and len(used[SRC]) == 2 and used[SRC][0] == used[SRC][1] > 0
+    entries = [ctx._cached("source", {"seed": 4}, build, family=SRC) for _ in range(2)]
+    # the build's time and CPU are kept with the model, for the timing file
+    wall, machine = built(entries[0])
+    assert entries[0] == entries[1] and wall >= 0.01 and machine == CPU
     ctx._cached("predictions", {"seed": 4}, lambda folder: None)          # not a model: no event
     events, _ = read_events(tmp_path / "ev" / "main.jsonl", 0)
     assert [(e["ev"], e.get("hit")) for e in events] == [("build", None), ("model", False), ("model", True)]
     assert events[1]["family"] == SRC and events[1]["seed"] == 4 and events[1]["ips"] == 321.0
+    assert events[1]["wall_s"] == wall and events[2]["wall_s"] == 0.0
 
 
 def test_a_session_reports_each_seed_a_check_measures(tmp_path):
-    ctx = Context(get_scale("mini"), Cache(tmp_path / "cache"), progress=RunLog(tmp_path / "ev", "main"))
+    ctx = Context(get_scale("mini"), Cache(tmp_path / "cache"), events=Events(RunLog(tmp_path / "ev", "main")))
     session = Session(ctx, SeedPlan(sequential.fixed(3), fixed=(0, 1, 2)), tmp_path / "b", tmp_path / "out")
     session.check(case="demo", check="c1[x]", claim="demo", metric="m", measure=lambda seed: 0.3 + seed / 100)
     events, _ = read_events(tmp_path / "ev" / "main.jsonl", 0)
@@ -173,9 +177,9 @@ def test_other_tests_in_the_session_neither_slow_the_eta_nor_add_overhead():
     assert late.remaining_s(1451.0) == pytest.approx(2 * 10.0 + 2 * 1.0)
 
 
-def _record(tmp_path, case, check, n, arch="mini_resnet", models=(SRC,), build_s=None):
+def _record(tmp_path, case, check, n, arch="mini_resnet", models=(SRC,)):
     prov = provenance(scale="mini", seeds=list(range(n)), arch=arch, command=["pytest"], device="cpu",
-                      models=models, build_s=build_s)
+                      models=models)
     record(tmp_path / "baselines", "mini", case, check, {"n": n, "mean": 0.1, "std": 0.01}, [0.1] * n, prov)
 
 
@@ -196,13 +200,17 @@ def test_priors_come_from_baselines_of_this_arch_else_from_the_previous_run(tmp_
 
 def test_a_family_not_built_yet_costs_its_recorded_time_at_this_runs_speed(tmp_path):
     """A cold run meets its families in the order of the cases: one not yet built is costed from
-    the baselines' build times, scaled by how this machine compares on the families already built
+    the timing file's build times, scaled by how this machine compares on the families already built
     (the kind's mean overcharged CI's cheap late families by 77%)."""
-    _record(tmp_path, "demo", "c1", 3, models=(SRC, FIX), build_s={SRC: 20.0, FIX: 4.0})
+    _record(tmp_path, "demo", "c1", 3, models=(SRC, FIX))
+    timing.record(tmp_path / "baselines", "mini", [timing.Build(SRC, 0, "k0", 20.0, "cpu A"),
+                                                   timing.Build(FIX, 0, "k1", 3.0, "cpu A"),
+                                                   timing.Build(FIX, 1, "k2", 5.0, "cpu A")], "cpu A")
     plan = priors(["demo::c1"], baselines_dir=tmp_path / "baselines", output_dir=tmp_path / "none",
                   scale="mini", arch="mini_resnet")
-    assert plan["demo::c1"].build_s == {SRC: 20.0, FIX: 4.0}
-    est = _estimate(plan)
+    recorded = timing.seconds(tmp_path / "baselines", "mini")
+    assert recorded == {SRC: 20.0, FIX: 4.0}
+    est = RunEstimate(plan, LOOKS, lambda n: list(range(n)), 0.0, recorded)
     assert est.cost(FIX) == pytest.approx(4.0)                  # nothing built yet: as recorded
     est.feed("main", {"ev": "check", "check": "demo::c1", "seed": 0, "t": 0.0})
     _model(est, "main", SRC, 0, t=30.0, wall=30.0)              # this machine: 1.5x the recording's time
@@ -223,9 +231,9 @@ def _ran(tmp_path, mode):
     stream = io.StringIO()
     monitor = Monitor(folder, _estimate({"a::one": Prior(3, (SRC,))}, start=0.0), stream, mode)
     log = RunLog(folder, "gw1")
-    log.check("a::one", 0)
-    log.build(SRC, 0)
-    log.model(SRC, 0, hit=False, wall_s=12.5, ips=2400.0)
+    log.seed_begun("a::one", 0)
+    log.build_begun(SRC, 0)
+    log.emit("model", family=SRC, seed=0, hit=False, wall_s=12.5, ips=2400.0)
     monitor.poll()
     return monitor, stream.getvalue()
 
@@ -246,9 +254,9 @@ def test_a_check_ends_after_the_models_it_built_were_reported(tmp_path):
     stream = io.StringIO()
     monitor = Monitor(folder, _estimate({"a::one": Prior(3, (SRC,))}, start=0.0), stream, "lines")
     log = RunLog(folder, "gw0")
-    log.check("a::one", 0)
-    log.build(SRC, 0)
-    log.model(SRC, 0, hit=False, wall_s=1.0, ips=100.0)
+    log.seed_begun("a::one", 0)
+    log.build_begun(SRC, 0)
+    log.emit("model", family=SRC, seed=0, hit=False, wall_s=1.0, ips=100.0)
     monitor.item_done("a::one", True)               # no poll in between
     assert "checks 0/1 |" in stream.getvalue().splitlines()[0]
     assert monitor.estimate.checks() == (1, 1, 1)

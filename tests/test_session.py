@@ -6,11 +6,12 @@ import time
 import pytest
 
 from bt_core import sequential
-from bt_core.cache import Cache
+from bt_core.cache import CPU, Cache
 from bt_core.claims import measured
 from bt_core.config import get_scale
 from bt_core.errors import BaselineError, ConfigError
 from bt_core.experiment import Context
+from bt_core.observers import observe
 from bt_core.session import SeedPlan, Session, TornRecordWarning, check_writable, collect_phases, collect_rows
 
 FIXED = SeedPlan(sequential.fixed(3), fixed=(0, 1, 2))
@@ -38,8 +39,9 @@ def test_update_run_records_baselines_with_provenance(tmp_path):
     assert prov["arch"] == "mini_resnet" and prov["versions"]["torch"] and prov["commit"]
 
 
-def test_update_run_records_the_models_each_check_asked_for_with_their_build_times(tmp_path):
+def test_update_run_records_the_models_each_check_asked_for_and_their_build_times_apart(tmp_path):
     session = _session(tmp_path, update=True)
+    observe(session)
 
     def measure(seed):
         for family, seconds in (("source a", 0.02), ("full b", 0.0)):
@@ -49,8 +51,13 @@ def test_update_run_records_the_models_each_check_asked_for_with_their_build_tim
 
     session.check(case="demo", check="c1", claim="demo", metric="m", measure=measure)
     prov = json.loads((tmp_path / "baselines" / "mini" / "demo.json").read_text())["checks"]["c1"]["provenance"]
-    assert prov["models"] == ["full b", "source a"]
-    assert set(prov["build_s"]) == {"full b", "source a"} and prov["build_s"]["source a"] >= 0.02
+    assert prov["models"] == ["full b", "source a"] and "build_s" not in prov
+    # the seconds go to the scale's timing file, per family and seed, with the machine that built them
+    blob = json.loads((tmp_path / "baselines" / "mini" / "timing.json").read_text())
+    assert blob["machine"] == CPU
+    assert {f: sorted(s) for f, s in blob["families"].items()} == {"full b": ["0", "1", "2"],
+                                                                  "source a": ["0", "1", "2"]}
+    assert min(blob["families"]["source a"].values()) >= 0.02
 
 
 def test_next_run_fails_when_the_mean_drifts_beyond_tolerance(tmp_path):
@@ -99,6 +106,7 @@ def test_a_torn_row_or_timing_file_of_a_killed_worker_is_reported_and_skipped(tm
     for worker in ("gw0", "gw1"):
         s = _session(tmp_path, update=False)
         s.worker = worker
+        observe(s)
         s.check(case="demo", check=f"c-{worker}", claim="demo", metric="m", measure=_values([0.1, 0.2, 0.3]))
     rows = s.work_dir / "rows" / "gw1.jsonl"
     rows.write_text(rows.read_text() + '{"claim": "demo", "check": "c-torn", "val')

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -23,8 +22,8 @@ from bt_core.monitor import Monitor, panel
 from bt_core.progress import RunLog
 from bt_core.session import SeedPlan, Session
 from bt_core.train import train
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 LOOKS = sequential.DEFAULT_LOOKS
 SRC, FIX = "source source p=0.0 mini_resnet", "linear-probe shapes4 mini_resnet from source p=0.0"
 
@@ -288,10 +287,10 @@ def test_on_a_terminal_the_panel_shows_counts_the_model_in_training_and_the_eta(
 
 @pytest.mark.slow
 def test_a_cold_run_of_one_case_prints_a_line_per_model_built(tmp_path):
-    env = {**os.environ, "BT_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO / "tests")}
+    env = {**os.environ, "BT_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-m", "pytest", "cases", "-m", "paper", "-q", "-p", "no:cacheprovider",
                            "-p", "no:xdist", "-k", "backdoor_fixed and shapes4", "--bt-seeds", "2",
-                           "--bt-arch", "progress_arch:tiny", "--bt-output", str(tmp_path / "out")],
+                           "--bt-arch", "tests.helpers.backbones:tiny", "--bt-output", str(tmp_path / "out")],
                           cwd=REPO, capture_output=True, text=True, timeout=1200, env=env)
     lines = [s for s in proc.stderr.splitlines() if s.startswith("bt: ")]
     assert len([s for s in lines if s.startswith("bt: built ")]) == 8, proc.stdout + proc.stderr

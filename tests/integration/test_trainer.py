@@ -44,10 +44,14 @@ def test_non_finite_loss_names_epoch_and_step():
 
 
 def test_same_seed_same_history():
-    def run():
+    """An empty or constant history would also repeat itself: it must have an epoch each and differ
+    under another seed."""
+    def run(seed):
         torch.manual_seed(0)
         model = create_model("mini_resnet", 2)
-        batches = MemoryBatches(_tiny(), batch_size=16, train=True, seed=0, device=torch.device("cpu"))
+        batches = MemoryBatches(_tiny(), batch_size=16, train=True, seed=seed, device=torch.device("cpu"))
         return train(model, batches, TrainConfig(epochs=2, batch_size=16, lr=0.1, peak_epoch=1),
-                     device=torch.device("cpu"), seed=0).loss
-    assert run() == run()
+                     device=torch.device("cpu"), seed=seed).loss
+    first = run(0)
+    assert len(first) == 2 and all(np.isfinite(first)), first
+    assert run(0) == first and run(1) != first

@@ -130,7 +130,7 @@ def test_slurm_gives_the_inline_values_and_resubmits_a_job_killed_mid_build(slur
 
 def test_a_build_that_raises_is_named_with_its_log_and_the_run_exits_3(slurm, tmp_path):
     code, log = _finish(_start(tmp_path, tmp_path / "cache", "--bt-executor", "slurm", "--bt-slurm-cpus", "1",
-                               "--bt-arch", "tests.cluster.backbones:raises_in_training",
+                               "--bt-arch", "tests.helpers.backbones:raises_in_training",
                                "--bt-job-logs", str(tmp_path / "jobs")), tmp_path, timeout=600)
     assert code == 3, log[-3000:]
     assert "builds failed (the run did not finish, exit 3)" in log

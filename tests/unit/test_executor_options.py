@@ -8,7 +8,7 @@ import torch
 from bt_core.errors import ConfigError
 from bt_core.executors import ExecutorOptions, bundles
 from bt_core.runner import executor_options, resolve_device
-from tests.unit.test_plan import _need
+from tests.helpers.plan import need
 
 
 def _getoption(**given):
@@ -57,7 +57,7 @@ def test_slurm_without_sbatch_on_the_path_is_a_usage_error(tmp_path, monkeypatch
 
 
 def test_bundles_spread_builds_round_robin_over_at_most_the_jobs():
-    needs = [_need(f"s{i}") for i in range(5)]
+    needs = [need(f"s{i}") for i in range(5)]
     assert [[n.key for n in b] for b in bundles(needs, 2)] == [["source/s0", "source/s2", "source/s4"],
                                                               ["source/s1", "source/s3"]]
     assert len(bundles(needs[:1], 8)) == 1

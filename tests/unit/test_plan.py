@@ -9,41 +9,38 @@ from bt_core.cache import Cache
 from bt_core.claims import asr
 from bt_core.config import get_scale
 from bt_core.experiment import Context, SourceSpec
-from bt_core.plan import Need, Request, trace, waves
+from bt_core.plan import trace, waves
 from bt_core.schedule import makespan, paper_hours, wall_time
 from bt_core.session import SeedPlan
-
-
-def _need(name: str, kind: str = "source", deps=(), cached=False) -> Need:
-    return Need(Path("cache") / kind / name, kind, f"{kind} {name}", 0, Request("source_model", ()), tuple(deps),
-                cached=cached)
+from tests.helpers import REPO
+from tests.helpers.plan import need
 
 
 def test_waves_put_a_source_before_the_transfers_that_read_it():
-    src = _need("s")
-    t1, t2 = _need("t1", "transfer", [src.entry]), _need("t2", "transfer", [src.entry])
-    scratch = _need("x", "scratch")
+    src = need("s")
+    t1, t2 = need("t1", "transfer", [src.entry]), need("t2", "transfer", [src.entry])
+    scratch = need("x", "scratch")
     assert [[n.key for n in w] for w in waves([t1, scratch, t2, src])] == [["scratch/x", "source/s"],
                                                                            ["transfer/t1", "transfer/t2"]]
 
 
 def test_a_transfer_of_a_built_source_that_needs_only_predictions_goes_in_the_first_wave():
-    src = _need("s", cached=True)
-    t = _need("t", "transfer", [src.entry])
+    src = need("s", cached=True)
+    t = need("t", "transfer", [src.entry])
     assert len(waves([src, t])) == 1
 
 
 def test_a_dependency_cycle_is_named():
-    a = _need("a", deps=[Path("cache/source/b")])
-    b = _need("b", deps=[a.entry])
+    a = need("a", deps=[Path("cache/source/b")])
+    b = need("b", deps=[a.entry])
     with pytest.raises(ValueError, match="cycle"):
         waves([a, b])
 
 
 def test_makespan_of_a_toy_graph_whose_best_wall_time_is_known():
     # 4 sources of 1 h, then 8 transfers of 15 min: on 2 devices 2 h + 1 h; on 4, 1 h + 30 min
-    sources = [_need(f"s{i}") for i in range(4)]
-    transfers = [_need(f"t{i}", "transfer", [sources[i % 4].entry]) for i in range(8)]
+    sources = [need(f"s{i}") for i in range(4)]
+    transfers = [need(f"t{i}", "transfer", [sources[i % 4].entry]) for i in range(8)]
     cost = lambda n: 1.0 if n.kind == "source" else 0.25  # noqa: E731
     plan = waves(sources + transfers)
     assert wall_time(plan, cost, 1) == pytest.approx(6.0)
@@ -103,10 +100,9 @@ def test_benchmark_plan_prints_the_paper_scale_without_its_data(tmp_path):
     import subprocess
     import sys
 
-    repo = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-m", "benchmark", "plan", "--cache", str(tmp_path), "--devices", "1,4",
                           "--plan-seeds", "3", "-k", "backdoor_fixed and cifar10 and not cifar100"],
-                         cwd=repo, capture_output=True, text=True, timeout=600)
+                         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     row = next(line for line in out.stdout.splitlines() if line.strip("│ ").startswith("3 "))
     cells = [c.strip() for c in row.strip("│").split("│")]

@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
-import fixtures_native as fx
 from bt_core.data import catalog, splits
 from bt_core.data.adapters import celeba, coco, imagenet
 from bt_core.data.beton import read_arrays, read_columns, read_meta
+from tests.helpers import native as fx
 
 pytestmark = [pytest.mark.adapters,
               pytest.mark.filterwarnings("ignore::bt_core.data.catalog.ClassCountWarning")]

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fixtures_native as fx
 from benchmark.prepare import main
 from bt_core.data import catalog, splits
 from bt_core.data.adapters import celeba, coco
 from bt_core.data.beton import read_columns, sidecar
+from tests.helpers import REPO
+from tests.helpers import native as fx
 
 pytestmark = [pytest.mark.adapters,
               pytest.mark.filterwarnings("ignore::bt_core.data.catalog.ClassCountWarning")]
@@ -53,7 +54,7 @@ def test_python_m_benchmark_prepare(tmp_path):
     fx.food(tmp_path / "native")
     proc = subprocess.run([sys.executable, "-m", "benchmark", "prepare", "food", "--root", str(tmp_path / "native"),
                            "--out", str(tmp_path / "out"), "--workers", "1", "--no-progress"],
-                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=300)
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [str(tmp_path / "out/food/train.beton"), str(tmp_path / "out/food/test.beton")]
 

@@ -1,12 +1,8 @@
-"""The run's progress display: the events processes write, the estimate of what is left, the two
-ways of showing it, and one small cold run that shows it end to end."""
+"""The run's progress display: the events processes write, the estimate of what is left, and the two
+ways of showing it (tests/integration/test_progress_run.py shows it on a cold run)."""
 import io
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -26,7 +22,6 @@ from bt_core.progress import RunLog
 from bt_core.session import SeedPlan, Session
 from bt_core.train import train
 
-REPO = Path(__file__).resolve().parent.parent
 LOOKS = sequential.DEFAULT_LOOKS
 SRC, FIX = "source source p=0.0 mini_resnet", "linear-probe shapes4 mini_resnet from source p=0.0"
 
@@ -293,15 +288,3 @@ def test_on_a_terminal_the_panel_shows_counts_the_model_in_training_and_the_eta(
     assert f"gw0: training {FIX} seed 0 (epoch 2/3, 1,234 img/s" in text
     assert "0:40 elapsed, ETA " in text and "estimating" not in text
 
-
-@pytest.mark.slow
-def test_a_cold_run_of_one_case_prints_a_line_per_model_built(tmp_path):
-    env = {**os.environ, "BT_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO / "tests")}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "cases", "-m", "paper", "-q", "-p", "no:cacheprovider",
-                           "-p", "no:xdist", "-k", "backdoor_fixed and shapes4", "--bt-seeds", "2",
-                           "--bt-arch", "progress_arch:tiny", "--bt-output", str(tmp_path / "out")],
-                          cwd=REPO, capture_output=True, text=True, timeout=1200, env=env)
-    lines = [s for s in proc.stderr.splitlines() if s.startswith("bt: ")]
-    assert len([s for s in lines if s.startswith("bt: built ")]) == 8, proc.stdout + proc.stderr
-    assert lines[-1].startswith("bt: run done: 8 models trained") and "\x1b" not in proc.stderr
-    assert "models 8/8 " in lines[-2] and "checks 0/1" in lines[-2]

@@ -12,13 +12,11 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-import fixtures_native as fx
 from bt_core.cache import Cache
 from bt_core.config import get_scale
 from bt_core.data.adapters.imagenet import DOG_CLASSES
@@ -27,8 +25,9 @@ from bt_core.experiment import Context
 from bt_core.models import create_model, load_checkpoint, save_checkpoint
 from bt_core.train import train
 from bt_core.triggers import YELLOW, select
+from tests.helpers import REPO
+from tests.helpers import native as fx
 
-REPO = Path(__file__).resolve().parent.parent
 SIZE = 224
 CASES = ("cases/test_backdoor_fixed.py", "cases/test_backdoor_full.py", "cases/test_natural_biases.py")
 PROBE = "tennis_ball"                               # the natural-bias probe run end to end

@@ -10,6 +10,7 @@ from bt_core.data import target_dir
 from bt_core.data.beton import Arrays, read_arrays, read_meta, write_arrays, write_beton
 from bt_core.errors import DataError
 from bt_core.experiment import Context
+from tests.helpers import REPO
 
 
 def _tree(root, n=3, size=(40, 24)):
@@ -117,13 +118,11 @@ def test_a_pair_with_labels_out_of_range_or_one_class_is_refused(tmp_path):
 def test_the_run_stops_at_a_bad_target_with_one_line_and_a_usage_error(tmp_path):
     import subprocess
     import sys
-    from pathlib import Path
 
     root = tmp_path / "mine"
     _bad_tree(root, "truncated")
-    repo = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, "-m", "benchmark", "audit", "--target-dir", str(root), "--seeds", "2",
-                           "--output", str(tmp_path / "out"), "--cache", str(tmp_path / "c")], cwd=repo,
+                           "--output", str(tmp_path / "out"), "--cache", str(tmp_path / "c")], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "ERROR: image file" in proc.stderr and "2.png' cannot be decoded" in proc.stderr

@@ -37,7 +37,6 @@ def test_cache_entries_are_built_on_the_scales_thread_count(tmp_path):
         torch.set_num_threads(before)
 
 
-
 def test_an_architecture_redefined_under_its_name_gets_another_fingerprint(monkeypatch):
     before = fingerprint("mini_vgg")
     with monkeypatch.context() as patch:

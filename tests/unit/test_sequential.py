@@ -91,10 +91,11 @@ def test_the_stored_design_is_what_its_derivation_gives():
     assert stored["derivation"]["command"] == "python -m benchmark design --write"
 
 
-def test_a_design_not_in_the_repository_is_derived_once_and_cached(tmp_path):
+def test_a_design_not_in_the_repository_is_derived_once_and_cached(tmp_path, monkeypatch):
     spec = sequential.Spec(looks=(3, 4), replicates=20_000)
     first = sequential.design(spec, tmp_path)
     assert (tmp_path / "designs" / f"{spec.key()}.json").exists()
+    monkeypatch.setattr(sequential, "derive", lambda spec: pytest.fail("derived again instead of read from the cache"))
     assert sequential.design(spec, tmp_path) == first
 
 

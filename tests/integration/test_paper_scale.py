@@ -2,11 +2,9 @@
 to), and the paper preset carries the paper's hyperparameters."""
 import subprocess
 import sys
-from pathlib import Path
 
 from bt_core.config import get_scale
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO
 
 
 def _pytest(tmp_path, *args):

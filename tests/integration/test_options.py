@@ -1,11 +1,10 @@
 """Bad options and selections stop the run at once with one clear message (nothing is trained)."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO
 
 
 def _pytest(tmp_path, *args):

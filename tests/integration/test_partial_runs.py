@@ -4,11 +4,11 @@ the checks measure a fixed number per seed through the suite's own plugin."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO
+
 DEMO = '''
 def test_a(check):
     check(metric="m", measure=lambda seed: 0.3 + seed / 100)

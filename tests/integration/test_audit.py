@@ -21,9 +21,9 @@ from bt_core.data.synthetic import mini_world
 from bt_core.data.target_dir import write_tree
 from bt_core.models import create_model
 from bt_core.train import pinned_threads, train
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parent.parent
 SCALE = get_scale("mini")
 WORLD = mini_world(**SCALE.data_sizes)
 SOURCE_SEEDS = (0, 1)

@@ -6,10 +6,10 @@ import pickle
 import numpy as np
 import pytest
 
-import fixtures_native as fx
 from bt_core.data import catalog, splits
 from bt_core.data.adapters import coco
 from bt_core.errors import ConfigError, DataError, MissingDataError
+from tests.helpers import native as fx
 
 pytestmark = [pytest.mark.adapters,
               pytest.mark.filterwarnings("ignore::bt_core.data.catalog.ClassCountWarning")]

@@ -299,11 +299,14 @@ class Context:
                           {"cache_key": model_entry.name, **info})
 
     def transfer(self, source: SourceSpec | None, target: str, mode: str, seed: int, *,
-                 target_trigger_fraction: float = 0.0, arch: str | None = None) -> Evaluation:
-        """Transfer ``source`` to ``target`` (or train from scratch when ``source`` is None); the
-        returned evaluation predicts the target's test set under a probe when a metric asks."""
+                 target_trigger_fraction: float = 0.0, arch: str | None = None,
+                 recipe: str | None = None) -> Evaluation:
+        """Transfer ``source`` to ``target`` (or train from scratch when ``source`` is None) on the
+        target's recipe or a claim's own (``recipe``, :data:`bt_core.config.RECIPES`); the returned
+        evaluation predicts the target's test set under a probe when a metric asks."""
         mode = self.scale.fixed_impl if mode == "fixed-feature" else mode
-        cfg = self.scale.train_config("scratch" if source is None else mode, target)
+        cfg = self.scale.train_config("scratch" if source is None else mode, target, recipe)
+        own = cfg != self.scale.train_config("scratch" if source is None else mode, target)
         if source is None and mode != "scratch":
             raise ConfigError(f"mode={mode!r} needs a source model; use mode='scratch' without one")
         arch = (source.arch if source is not None else arch) or self.scale.arch
@@ -351,9 +354,10 @@ class Context:
 
         origin = "scratch" if source is None else source.label
         family = (f"{mode} {target} {arch} from {origin}"
-                  + (f" +{target_trigger_fraction} trigger" if target_trigger_fraction else ""))
+                  + (f" +{target_trigger_fraction} trigger" if target_trigger_fraction else "")
+                  + (f" ({recipe} recipe)" if own else ""))
         request = Request("transfer", (source, target, mode, seed),
-                          (("target_trigger_fraction", target_trigger_fraction), ("arch", arch)))
+                          (("target_trigger_fraction", target_trigger_fraction), ("arch", arch), ("recipe", recipe)))
         entry = self._cached("transfer", key, build, family, request=request, deps=deps)
         info = {}
         if self.tracer is None:

@@ -15,7 +15,9 @@ from typing import Any, Mapping, Protocol, Sequence
 import numpy as np
 
 from . import metrics, sequential
-from .experiment import Evaluation, SourceSpec, control
+from .evaluation import Evaluation
+from .probes import control
+from .sources import SourceSpec
 
 
 class Transfers(Protocol):

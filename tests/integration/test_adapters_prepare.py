@@ -120,7 +120,7 @@ def test_coco_prepares_at_the_papers_full_counts(tmp_path):
 
 
 def test_a_prepared_splits_identity_is_its_content(tmp_path):
-    """Models are keyed by a dataset's sidecar info (bt_core.experiment), which holds the digest of
+    """Models are keyed by a dataset's sidecar info (bt_core.sources, bt_core.transfers), which holds the digest of
     the .beton's bytes: preparing again from the same images keeps it, from other images changes it."""
     from bt_core.cache import file_sha256
     from bt_core.data.beton import read_meta

@@ -30,7 +30,7 @@ def test_cache_entries_are_built_on_the_scales_thread_count(tmp_path):
     torch.set_num_threads(1)          # what a one-worker FFCV Loader or an xdist worker leaves behind
     try:
         for kind in ("source", "transfer", "predictions"):
-            ctx._cached(kind, {"test": kind}, lambda folder: seen.append(torch.get_num_threads()))
+            ctx.cached(kind, {"test": kind}, lambda folder: seen.append(torch.get_num_threads()))
         assert seen == [2, 2, 2]
         assert torch.get_num_threads() == 1
     finally:

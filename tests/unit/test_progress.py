@@ -84,11 +84,11 @@ def test_the_context_reports_a_build_then_a_hit_for_the_same_model(tmp_path):
         time.sleep(0.01)
         (folder / "history.json").write_text(json.dumps({"images_per_s": 321.0}))
 
-    entries = [ctx._cached("source", {"seed": 4}, build, family=SRC) for _ in range(2)]
+    entries = [ctx.cached("source", {"seed": 4}, build, family=SRC) for _ in range(2)]
     # the build's time and CPU are kept with the model, for the timing file
     wall, machine = built(entries[0])
     assert entries[0] == entries[1] and wall >= 0.01 and machine == CPU
-    ctx._cached("predictions", {"seed": 4}, lambda folder: None)          # not a model: no event
+    ctx.cached("predictions", {"seed": 4}, lambda folder: None)          # not a model: no event
     events, _ = read_events(tmp_path / "ev" / "main.jsonl", 0)
     assert [(e["ev"], e.get("hit")) for e in events] == [("build", None), ("model", False), ("model", True)]
     assert events[1]["family"] == SRC and events[1]["seed"] == 4 and events[1]["ips"] == 321.0

@@ -45,7 +45,7 @@ def test_update_run_records_the_models_each_check_asked_for_and_their_build_time
 
     def measure(seed):
         for family, seconds in (("source a", 0.02), ("full b", 0.0)):
-            session.ctx._cached("source", {"family": family, "seed": seed},
+            session.ctx.cached("source", {"family": family, "seed": seed},
                                 lambda folder, s=seconds: time.sleep(s), family=family)
         return 0.3 + seed / 100
 

@@ -79,13 +79,20 @@ def _pct(p: float) -> str:
     return f"{100 * p:.1f}%" if p > 0.99 else f"{100 * p:.0f}%"
 
 
+def outlook(verdicts: Sequence[dict[str, Any]], run: dict[str, Any], looks: Sequence[int] | None = None,
+            target: float = 0.9) -> tuple[sequential.Design, list[dict[str, Any]], float]:
+    """The design, each check's row (weakest first) and the chance that every check holds on a fresh draw."""
+    design = run_design(run, looks)
+    rows = sorted(power_rows(results.checks(results.frame(verdicts, run)), design, target),
+                  key=lambda r: (r["op"].holds if r["op"] else -1.0, r["effect"], r["check"]))
+    return design, rows, math.prod(r["op"].holds for r in rows if r["op"])
+
+
 def print_power(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any], looks: Sequence[int] | None,
                 target: float, console: Console | None = None) -> list[dict]:
     """Print the table (weakest check first) and the run's outlook; write power.csv in ``outdir``."""
     console = console or report.wide_console()
-    design = run_design(run, looks)
-    rows = sorted(power_rows(results.checks(results.frame(verdicts, run)), design, target),
-                  key=lambda r: (r["op"].holds if r["op"] else -1.0, r["effect"], r["check"]))
+    design, rows, all_hold = outlook(verdicts, run, looks, target)
     t = Table(title=f"Each check on a fresh draw of seeds, looks {list(design.looks)} — effects measured by the run "
                     f"(scale {run.get('scale')}, arch {run.get('arch')}, commit {str(run.get('commit'))[:12]})",
               header_style="bold")
@@ -101,7 +108,6 @@ def print_power(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str,
                   "—" if r["seeds_needed"] is None else str(r["seeds_needed"]))
     console.print(t)
     known = [r["op"] for r in rows if r["op"]]
-    all_hold = math.prod(op.holds for op in known)
     models, trained = expected_models(rows, design.looks)
     console.print(f"All {len(rows)} checks hold with chance {_pct(all_hold)} (if independent); "
                   f"{sum(1 - op.holds for op in known):.2f} checks expected not to hold; "

@@ -11,9 +11,9 @@ from pathlib import Path
 from bt_core import results
 from bt_core.errors import BTError
 
-from .power import expected_models, outlook
+from .power import pct, expected_models, outlook
 
-HEADER = ("| run | machine, precision | first seed | verdicts | seeds per check | models | pytest span | all hold on a fresh draw |\n"
+HEADER = ("| command, commit | machine, precision | first seed | verdicts | seeds per check | models | pytest span | all hold on a fresh draw |\n"
           "|---|---|--:|---|---|--:|--:|--:|")
 
 
@@ -32,10 +32,10 @@ def row(outdir: Path) -> str:
     span = (run.get("time_by_phase") or {}).get("span_s")
     machine = (run.get("machine") or {}).get("cpu", "CPU not recorded")
     seeds = run.get("seeds") or {}
-    return (f"| `{outdir.name}` at {str(run.get('commit'))[:12]} | {machine}, {run.get('precision', 'fp32')} | "
+    return (f"| `{run.get('command', '?')}` at {str(run.get('commit'))[:12]} | {machine}, {run.get('precision', 'fp32')} | "
             f"{seeds.get('first', '—')} | {holds}/{len(checks)} hold, {drifted} drifted | "
             + ", ".join(f"{k} at {n}" for n, k in per_check.items())
-            + f" | {trained} | {'—' if span is None else f'{span:.0f} s'} | {100 * all_hold:.0f}% |")
+            + f" | {trained} | {'—' if span is None else f'{span:.0f} s'} | {pct(all_hold)} |")
 
 
 def main(argv: list[str] | None = None) -> int:

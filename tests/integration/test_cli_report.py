@@ -106,7 +106,7 @@ def test_measured_writes_a_readme_row_from_what_a_finished_run_recorded(tmp_path
     assert proc.returncode == 0, proc.stdout + proc.stderr
     header, rule, line = proc.stdout.strip().splitlines()
     cells = [c.strip() for c in line.strip("|").split("|")]
-    assert cells[:5] == ["`res` at abc", "Test CPU, bf16", "—", "2/2 hold, 0 drifted", "2 at 2"]
+    assert cells[:5] == ["`?` at abc", "Test CPU, bf16", "—", "2/2 hold, 0 drifted", "2 at 2"]
     assert cells[5:7] == ["4", "123 s"] and cells[7].endswith("%")          # 2 seeds of 2 families, the shared once
     write_results(tmp_path / "partial", [strong], {**RUN, "finished": False})
     proc = run_benchmark(["measured", str(tmp_path / "partial")], tmp_path)

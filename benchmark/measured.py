@@ -5,6 +5,7 @@ that every check holds on a fresh draw (:mod:`benchmark.power`)."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from .power import pct, expected_models, outlook
 
 HEADER = ("| command, commit | machine, precision | first seed | verdicts | seeds per check | models | pytest span | all hold on a fresh draw |\n"
           "|---|---|--:|---|---|--:|--:|--:|")
+
+
+def _portable(command: str) -> str:
+    """The command without its output folder, a path of the machine that ran it."""
+    return re.sub(r"\s--(?:bt-)?output[ =]\S+", "", command)
 
 
 def row(outdir: Path) -> str:
@@ -32,7 +38,7 @@ def row(outdir: Path) -> str:
     span = (run.get("time_by_phase") or {}).get("span_s")
     machine = (run.get("machine") or {}).get("cpu", "CPU not recorded")
     seeds = run.get("seeds") or {}
-    return (f"| `{run.get('command', '?')}` at {str(run.get('commit'))[:12]} | {machine}, {run.get('precision', 'fp32')} | "
+    return (f"| `{_portable(run.get('command', '?'))}` at {str(run.get('commit'))[:7]} | {machine}, {run.get('precision', 'fp32')} | "
             f"{seeds.get('first', '—')} | {holds}/{len(checks)} hold, {drifted} drifted | "
             + ", ".join(f"{k} at {n}" for n, k in per_check.items())
             + f" | {trained} | {'—' if span is None else f'{span:.0f} s'} | {pct(all_hold)} |")

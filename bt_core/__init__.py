@@ -37,8 +37,9 @@ scrambled control
     A stencil's own pixels permuted over its square: the same colours and coverage with no object, whose
     shift the audit's feature check subtracts.
 family
-    A model less its seed (what it is: source or transfer, data, mode, architecture); progress, the
-    timing file and the cache's build records group models by family.
+    A model less its seed (what it is: source or transfer, data, mode, architecture), a typed key
+    (``families``) whose text the records keep; progress, the timing file and the cache's build
+    records group models by family.
 observer
     What watches the events of checks and builds (``events``): the display, the time by phase, the
     timing file (``baselines/<scale>/timing.json``: build seconds, apart from the baselines).

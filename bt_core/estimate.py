@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import baselines, results
 from .errors import BTError
+from .families import kind_of
 from .session import case_name, check_key
 
 
@@ -72,11 +73,6 @@ def priors(checks: Iterable[str], *, baselines_dir: Path, output_dir: Path, scal
             families = last.get("context", {}).get("models")
         out[key] = Prior(seeds, tuple(families) if families is not None else None)
     return out
-
-
-def kind_of(family: str) -> str:
-    """A family's kind: its first word (source, full, linear-probe, fixed, scratch)."""
-    return family.split(" ", 1)[0]
 
 
 class RunEstimate:

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
+from .families import Family
+
 O = TypeVar("O", bound="Observer")
 
 
@@ -28,13 +30,13 @@ class Observer:
     def check_ended(self, case: str, check: str) -> None:
         """The check was judged and its row kept (not sent when a seed raised)."""
 
-    def build_begun(self, family: str, seed: int) -> None:
+    def build_begun(self, family: Family, seed: int) -> None:
         """A model the cache lacks is about to be built."""
 
     def training(self, done: float, epochs: int, ips: float) -> None:
         """The model in training: epochs done (a fraction within one), of how many, images/s."""
 
-    def model_ready(self, family: str, seed: int, entry: Path, hit: bool) -> None:
+    def model_ready(self, family: Family, seed: int, entry: Path, hit: bool) -> None:
         """A model is in the cache at ``entry``: just built, or found there (``hit``)."""
 
 

@@ -81,7 +81,7 @@ class Failure:
     log: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.need.family, "seed": self.need.seed, "entry": self.need.key,
+        return {"model": self.need.name, "seed": self.need.seed, "entry": self.need.key,
                 "error": self.error, "log": self.log}
 
 

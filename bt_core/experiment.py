@@ -24,6 +24,7 @@ from .data.batches import FeatureBatches, MemoryBatches, StreamBatches
 from .data.beton import Arrays, read_arrays, read_columns, read_meta
 from .errors import ConfigError, MissingDataError, NotBuiltError
 from .events import Events
+from .families import Family, SourceFamily, TransferFamily
 from .models import (create_model, fingerprint, for_transfer, load_checkpoint, load_pretrained,
                      save_checkpoint)
 from .precision import key_part
@@ -171,7 +172,7 @@ class Context:
 
     # --- models --------------------------------------------------------------------------
     def _cached(self, kind: str, key: dict[str, Any], build: Callable[[Path], None],
-                family: str | None = None, *, request: Request | None = None,
+                family: Family | None = None, *, request: Request | None = None,
                 deps: tuple[Path, ...] = ()) -> Path:
         """A cache entry built on the scale's thread count, whatever the process set before
         (pytest-xdist workers, FFCV loaders and earlier tests all change it). While planning, a
@@ -205,7 +206,7 @@ class Context:
             finally:
                 self._resume = outer
 
-        entry = self.cache.get(kind, key, pinned, label=family)
+        entry = self.cache.get(kind, key, pinned, label=str(family) if family else None)
         if family:
             self.events.emit("model_ready", family, key["seed"], entry, not built)
         return entry
@@ -239,6 +240,7 @@ class Context:
         path = self.dataset(data, "train", seed)
         meta = self._meta(path)
         num_classes = meta["num_classes"]
+        family = SourceFamily(data, spec.trigger_fraction, arch)
         key = {"what": "source", "scale": self.scale.name, "arch": arch, "arch_def": fingerprint(arch),
                "data": data, "data_key": meta["info"],
                "trigger": self.scale.trigger if spec.trigger_fraction else None,
@@ -256,12 +258,11 @@ class Context:
             history = train(model, self.batches(path, train=True, seed=seed, batch_size=cfg.batch_size,
                                                 trigger=trigger, trigger_indices=chosen, flip=cfg.flip),
                             cfg, device=self.device, seed=seed, on_progress=self._trainer(),
-                            desc=f"source {data} p={spec.trigger_fraction} {arch} seed {seed}", resume=self._resume,
+                            desc=f"{family} seed {seed}", resume=self._resume,
                             precision=self.precision)
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch, **key})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
-        family = f"source {data} p={spec.trigger_fraction} {arch}"
         request = Request("source_model", (spec, seed))
         return self._cached("source", key, build, family, request=request), key, num_classes
 
@@ -352,10 +353,8 @@ class Context:
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
-        origin = "scratch" if source is None else source.label
-        family = (f"{mode} {target} {arch} from {origin}"
-                  + (f" +{target_trigger_fraction} trigger" if target_trigger_fraction else "")
-                  + (f" ({recipe} recipe)" if own else ""))
+        family = TransferFamily(mode, target, arch, "scratch" if source is None else source.label,
+                                target_trigger_fraction, recipe if own else None)
         request = Request("transfer", (source, target, mode, seed),
                           (("target_trigger_fraction", target_trigger_fraction), ("arch", arch), ("recipe", recipe)))
         entry = self._cached("transfer", key, build, family, request=request, deps=deps)

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .families import Family
+
 MISSING_DATA = Path("<missing data>")
 KINDS = ("source", "transfer", "scratch")
 
@@ -40,12 +42,17 @@ class Need:
 
     entry: Path                                   # the model's cache entry
     kind: str                                     # source, transfer or scratch
-    family: str                                   # what it is, less the seed
+    family: Family | None                         # what it is, less the seed; None: known by its predictions only
     seed: int | None
     request: Request
     deps: tuple[Path, ...] = ()
     probes: set[str] = field(default_factory=set)
     cached: bool = False                          # the model is built; only predictions are missing
+
+    @property
+    def name(self) -> str:
+        """The family as records write it, else the kind."""
+        return str(self.family) if self.family else self.kind
 
     @property
     def key(self) -> str:
@@ -69,13 +76,13 @@ class Tracer:
         self.allow_missing_data = allow_missing_data
         self.missing_data: set[str] = set()
 
-    def model(self, cache_kind: str, entry: Path, family: str | None, seed: int | None,
+    def model(self, cache_kind: str, entry: Path, family: Family | None, seed: int | None,
               request: Request | None, deps: tuple[Path, ...]) -> None:
         if request is None:
             raise ValueError(f"{cache_kind} {entry.name}: a model built while planning needs its request")
         need = self.needs.get(entry)
         if need is None:
-            self.needs[entry] = Need(entry, model_kind(cache_kind, request), family or cache_kind, seed,
+            self.needs[entry] = Need(entry, model_kind(cache_kind, request), family, seed,
                                      request, deps)
         elif need.cached:                              # known for its predictions only, until now
             need.cached, need.deps = False, deps
@@ -84,7 +91,7 @@ class Tracer:
         need = self.needs.get(model_entry)
         if need is None:
             kind = model_kind(model_entry.parent.name, request)
-            need = self.needs[model_entry] = Need(model_entry, kind, kind, None, request, cached=True)
+            need = self.needs[model_entry] = Need(model_entry, kind, None, None, request, cached=True)
         if request.method != "source_model":
             need.request = request                     # the evaluation's request predicts as well as builds
         need.probes.add(probe)
@@ -136,7 +143,7 @@ def waves(needs: Iterable[Need]) -> list[list[Need]]:
         ready = [n for n in pending.values() if all(d not in pending or pending[d].cached for d in n.deps)]
         if not ready:
             raise ValueError(f"the plan's dependencies form a cycle among {sorted(str(e) for e in pending)}")
-        out.append(sorted(ready, key=lambda n: (n.kind, n.family, n.seed or 0, n.key)))
+        out.append(sorted(ready, key=lambda n: (n.kind, n.name, n.seed or 0, n.key)))
         for n in ready:
             del pending[n.entry]
     return out

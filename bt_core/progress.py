@@ -15,6 +15,7 @@ from rich.console import Console
 
 from .cache import built
 from .events import Observer
+from .families import Family
 
 console = Console(stderr=True)
 
@@ -43,9 +44,9 @@ class RunLog(Observer):
     def seed_measured(self, check: str, seed: int) -> None:
         self.emit("measured", check=check, seed=seed)
 
-    def build_begun(self, family: str, seed: int) -> None:
+    def build_begun(self, family: Family, seed: int) -> None:
         self._last_train = 0.0
-        self.emit("build", family=family, seed=seed)
+        self.emit("build", family=str(family), seed=seed)
 
     def training(self, done: float, epochs: int, ips: float) -> None:
         """Written at each epoch's end and at most once a second in between (the first step of a
@@ -55,8 +56,8 @@ class RunLog(Observer):
             self._last_train = now
             self.emit("train", epoch=done, epochs=epochs, ips=ips)
 
-    def model_ready(self, family: str, seed: int, entry: Path, hit: bool) -> None:
+    def model_ready(self, family: Family, seed: int, entry: Path, hit: bool) -> None:
         self._last_train = 0.0          # the model a nested build was for trains next
         wall = 0.0 if hit else built(entry)[0] or 0.0
         ips = 0.0 if hit else json.loads((entry / "history.json").read_text())["images_per_s"]
-        self.emit("model", family=family, seed=seed, hit=hit, wall_s=wall, ips=ips)
+        self.emit("model", family=str(family), seed=seed, hit=hit, wall_s=wall, ips=ips)

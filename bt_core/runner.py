@@ -300,7 +300,7 @@ def failed_builds_lines(session: Session) -> list[str]:
     if report is None or not report.failures:
         return []
     lines = [f"{len(report.failures)} builds failed (the run did not finish, exit 3):"]
-    lines += [f"  {f.need.family} seed {f.need.seed}: {f.error}" + (f" (log: {f.log})" if f.log else "")
+    lines += [f"  {f.need.name} seed {f.need.seed}: {f.error}" + (f" (log: {f.log})" if f.log else "")
               for f in report.failures]
     return lines
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 from typing import Any, Callable, Sequence
 
+from .families import kind_of
 from .plan import Need
 
 IMAGENET_TRAIN_IMAGES = 1_281_167                # ILSVRC-2012 training set
@@ -135,15 +136,14 @@ def mini_cost(cache: Any) -> Callable[[Need], float]:
     by_family = recorded_seconds(cache.builds())
     by_kind: dict[str, list[float]] = {}
     for family, s in by_family.items():
-        by_kind.setdefault(family.split(" ")[0], []).append(s)
+        by_kind.setdefault(kind_of(family), []).append(s)
 
     def cost(need: Need) -> float:
         if need.cached:
             return 0.0
-        if need.family in by_family:
-            return by_family[need.family] / 3600
-        mode = need.family.split(" ")[0]
-        kind = by_kind.get(mode) or by_kind.get(need.kind)
+        if need.name in by_family:
+            return by_family[need.name] / 3600
+        kind = by_kind.get(need.family.kind if need.family else need.kind) or by_kind.get(need.kind)
         return (sum(kind) / len(kind) / 3600) if kind else float("nan")
 
     return cost

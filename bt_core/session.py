@@ -26,6 +26,7 @@ from .errors import ConfigError
 from .events import Observer
 from .executors import ExecutorOptions
 from .experiment import Context, Evaluation, SourceSpec
+from .families import Family
 
 ROWS_DIR = "rows"
 PHASES_DIR = "phases"
@@ -207,8 +208,8 @@ class _Families(Observer):
     def __init__(self):
         self.families: set[str] = set()
 
-    def model_ready(self, family: str, seed: int, entry: Path, hit: bool) -> None:
-        self.families.add(family)
+    def model_ready(self, family: Family, seed: int, entry: Path, hit: bool) -> None:
+        self.families.add(str(family))
 
 
 def case_name(path: str | Path) -> str:

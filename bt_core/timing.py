@@ -19,6 +19,7 @@ from filelock import FileLock
 from . import atomic
 from .cache import CPU, HOST, built
 from .events import Observer
+from .families import Family
 
 FILE = "timing.json"
 NOTE = "written by `pytest -m paper --bt-update-baselines`; seconds per model build, for the ETA only"
@@ -107,9 +108,9 @@ class Recorder(Observer):
     def check_begun(self, case: str, check: str) -> None:
         self._builds = []
 
-    def model_ready(self, family: str, seed: int, entry: Path, hit: bool) -> None:
+    def model_ready(self, family: Family, seed: int, entry: Path, hit: bool) -> None:
         if self._builds is not None:
-            self._builds.append(Build(family, seed, entry.name, *built(entry)))
+            self._builds.append(Build(str(family), seed, entry.name, *built(entry)))
 
     def check_ended(self, case: str, check: str) -> None:
         record(self.root, self.scale, here(self._builds or [], CPU, self.cache_builds), CPU)

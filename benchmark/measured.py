@@ -19,7 +19,9 @@ HEADER = ("| command, commit | machine, precision | first seed | verdicts | seed
 
 
 def _portable(command: str) -> str:
-    """The command without its output folder, a path of the machine that ran it."""
+    """The command without its output folder, a path of the machine that ran it. Older runs
+    recorded the CLI's sub-commands after "pytest"; they are named as the CLI they came from."""
+    command = re.sub(r"^pytest (?=(?:run|compare|audit|plan)\b)", "python -m benchmark ", command)
     return re.sub(r"\s--(?:bt-)?output[ =]\S+", "", command)
 
 

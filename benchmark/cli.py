@@ -278,12 +278,14 @@ def main(argv: list[str] | None = None) -> int:
                    add_help=False)
     sub.add_parser("prepare", help="convert one of the paper's datasets from its native layout to .beton",
                    add_help=False)
+    sub.add_parser("measured", help="the README's Measured rows for finished runs, from their results.json",
+                   add_help=False)
     p = sub.add_parser("examples", help="trigger examples (PNG) and a dataset statistics table")
     p.add_argument("--scale", default="mini")
     p.add_argument("--output", type=Path, default=REPO / "bt-results")
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("perf", "prepare", "design", "executors"):          # they parse their own options
+    if argv and argv[0] in ("perf", "prepare", "design", "executors", "measured"):          # they parse their own options
         from importlib import import_module
 
         return import_module(f".{argv[0]}", __package__).main(argv[1:])

@@ -71,7 +71,12 @@ def expected_models(rows: Sequence[dict[str, Any]], looks: Sequence[int]) -> tup
     return expected, measured
 
 
-def _pct(p: float) -> str:
+def _effect(effect: float) -> str:
+    """A standardized effect; values that barely vary give huge ones, whose digits mean nothing."""
+    return "—" if math.isnan(effect) else ">= 100" if effect >= 100 else f"{effect:.2f}"
+
+
+def pct(p: float) -> str:
     if math.isnan(p):
         return "—"
     if 0.999 < p < 1.0:
@@ -79,31 +84,37 @@ def _pct(p: float) -> str:
     return f"{100 * p:.1f}%" if p > 0.99 else f"{100 * p:.0f}%"
 
 
+def outlook(verdicts: Sequence[dict[str, Any]], run: dict[str, Any], looks: Sequence[int] | None = None,
+            target: float = 0.9) -> tuple[sequential.Design, list[dict[str, Any]], float]:
+    """The design, each check's row (weakest first) and the chance that every check holds on a fresh draw."""
+    design = run_design(run, looks)
+    rows = sorted(power_rows(results.checks(results.frame(verdicts, run)), design, target),
+                  key=lambda r: (r["op"].holds if r["op"] else -1.0, r["effect"], r["check"]))
+    return design, rows, math.prod(r["op"].holds for r in rows if r["op"])
+
+
 def print_power(outdir: Path, verdicts: Sequence[dict[str, Any]], run: dict[str, Any], looks: Sequence[int] | None,
                 target: float, console: Console | None = None) -> list[dict]:
     """Print the table (weakest check first) and the run's outlook; write power.csv in ``outdir``."""
     console = console or report.wide_console()
-    design = run_design(run, looks)
-    rows = sorted(power_rows(results.checks(results.frame(verdicts, run)), design, target),
-                  key=lambda r: (r["op"].holds if r["op"] else -1.0, r["effect"], r["check"]))
+    design, rows, all_hold = outlook(verdicts, run, looks, target)
     t = Table(title=f"Each check on a fresh draw of seeds, looks {list(design.looks)} — effects measured by the run "
                     f"(scale {run.get('scale')}, arch {run.get('arch')}, commit {str(run.get('commit'))[:12]})",
               header_style="bold")
     for col in ("claim", "case", "metric", "effect (sd)", "seeds used", "holds", "does not hold", "undecided",
-                "mean seeds", f"fixed n for {_pct(target)}"):
+                "mean seeds", f"fixed n for {pct(target)}"):
         t.add_column(col, justify="left" if col in ("claim", "case", "metric") else "right")
     for r in rows:
         op = r["op"]
         t.add_row(r["claim"], r["check"].partition("[")[2].rstrip("]"), r["metric"],
-                  "—" if math.isnan(r["effect"]) else f"{r['effect']:.2f}", str(r["n"]),
-                  *((_pct(op.holds), _pct(op.does_not_hold), _pct(op.undecided), f"{op.expected_seeds:.1f}")
+                  _effect(r["effect"]), str(r["n"]),
+                  *((pct(op.holds), pct(op.does_not_hold), pct(op.undecided), f"{op.expected_seeds:.1f}")
                     if op else ("—",) * 4),
                   "—" if r["seeds_needed"] is None else str(r["seeds_needed"]))
     console.print(t)
     known = [r["op"] for r in rows if r["op"]]
-    all_hold = math.prod(op.holds for op in known)
     models, trained = expected_models(rows, design.looks)
-    console.print(f"All {len(rows)} checks hold with chance {_pct(all_hold)} (if independent); "
+    console.print(f"All {len(rows)} checks hold with chance {pct(all_hold)} (if independent); "
                   f"{sum(1 - op.holds for op in known):.2f} checks expected not to hold; "
                   f"{np.mean([op.expected_seeds for op in known]):.1f} seeds per check expected; "
                   f"about {models:.0f} models trained per cold run (this run: {trained}).")

@@ -107,6 +107,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "options on the command line win")
 
 
+def _invocation() -> list[str]:
+    """The command as typed: pytest's own, or the benchmark CLI that runs pytest in-process."""
+    prog = Path(sys.argv[0])
+    via_cli = prog.name == "__main__.py" and prog.parent.name == "benchmark"
+    return [*(["python", "-m", "benchmark"] if via_cli else ["pytest"]), *sys.argv[1:]]
+
+
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -116,7 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         config._bt_session = build_session(config.getoption, worker=given.get("workerid", "main"),
                                            run_id=given.get("bt_run_id", str(os.getpid())),
-                                           command=["pytest", *sys.argv[1:]])
+                                           command=_invocation())
     except BTError as exc:
         raise pytest.UsageError(str(exc)) from None
     if not _is_worker(config):

@@ -21,6 +21,7 @@ from . import baselines, phases, sequential
 from .sequential import HOLDS
 from .claims import Measurement, Verdict, judge, status
 from .config import get_scale
+from .engine import machine_id
 from .errors import ConfigError
 from .events import Observer
 from .executors import ExecutorOptions
@@ -96,7 +97,8 @@ class Session:
             built = {"looks": self.drive_report.looks,
                      "failed_builds": [f.as_dict() for f in self.drive_report.failures]}
         return {"scale": self.scale.name, "arch": self.arch, "seeds": self.plan.describe(),
-                "device": str(self.ctx.device), "precision": self.ctx.precision, "commit": self.commit,
+                "device": str(self.ctx.device), "machine": machine_id(self.ctx.device),
+                "precision": self.ctx.precision, "commit": self.commit,
                 "executor": {"kind": self.executor.kind, **built},
                 "command": " ".join(self.command), "scale_config": self.scale.describe(), **self.audited()}
 

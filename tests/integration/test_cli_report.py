@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.helpers.cli import make_verdict, run_benchmark, write_results
+from tests.helpers.cli import RUN, make_verdict, run_benchmark, write_results
 
 
 def test_report_prints_the_table_and_draws_the_figures(tmp_path):
@@ -94,3 +94,20 @@ def test_examples_writes_the_trigger_grid_and_the_dataset_table(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "ex" / "triggers.png").stat().st_size > 0
     assert "shapes12" in proc.stdout and "source" in proc.stdout
+
+
+def test_measured_writes_a_readme_row_from_what_a_finished_run_recorded(tmp_path):
+    weak, strong = make_verdict("natural_biases", [0.1, 0.18]), make_verdict("backdoor_fixed", [0.4, 0.5])
+    weak["context"]["models"], strong["context"]["models"] = ["source clean", "scratch"], ["source clean"]
+    run = {**RUN, "precision": "bf16", "machine": {"cpu": "Test CPU"}, "time_by_phase": {"span_s": 123.4},
+           "finished": True}
+    write_results(tmp_path / "res", [strong, weak], run)
+    proc = run_benchmark(["measured", str(tmp_path / "res")], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    header, rule, line = proc.stdout.strip().splitlines()
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[:5] == ["`?` at abc", "Test CPU, bf16", "—", "2/2 hold, 0 drifted", "2 at 2"]
+    assert cells[5:7] == ["4", "123 s"] and cells[7].endswith("%")          # 2 seeds of 2 families, the shared once
+    write_results(tmp_path / "partial", [strong], {**RUN, "finished": False})
+    proc = run_benchmark(["measured", str(tmp_path / "partial")], tmp_path)
+    assert proc.returncode == 2 and "holds a partial run" in proc.stderr and "Traceback" not in proc.stderr

@@ -28,6 +28,7 @@ def _pytest(tmp_path, *args):
     (["--bt-arch", "resnet9000"], "architecture 'resnet9000' is unknown"),
     (["--bt-target", "imagenet21k"], "--bt-target ['imagenet21k'] unknown at scale mini"),
     (["--bt-device", "tpu"], "--bt-device='tpu' is unknown"),
+    (["--bt-precision", "fp8"], "--bt-precision: invalid choice: 'fp8' (choose from 'auto', 'fp32', 'bf16', 'fp16')"),
     (["--bt-progress", "fancy"], "--bt-progress: invalid choice: 'fancy' (choose from 'auto', 'live', 'lines', 'off')"),
     (["-k", "no_such_case_anywhere"], "matches no test. Known cases: architectures, backdoor_fixed"),
 ])

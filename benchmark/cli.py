@@ -211,7 +211,7 @@ def _probability(text: str) -> float:
 def cmd_power(args: argparse.Namespace, extra: list[str]) -> int:
     """Each check's chance to hold on a fresh draw of seeds, from the effect a finished run measured."""
     from bt_core.errors import ConfigError
-    from bt_core.runner import parse_looks
+    from bt_core.options import parse_looks
 
     from .power import print_power
 

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from bt_core import sequential
 from bt_core.errors import ConfigError
-from bt_core.runner import parse_looks
+from bt_core.options import parse_looks
 
 EFFECTS = (0.0, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 

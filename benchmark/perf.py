@@ -266,7 +266,7 @@ def _measure_all(results: dict[str, object], tmp: Path, args: argparse.Namespace
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bt_core.runner import resolve_device
+    from bt_core.options import resolve_device
 
     parser = argparse.ArgumentParser(prog="python -m benchmark perf", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

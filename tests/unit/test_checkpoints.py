@@ -131,7 +131,7 @@ def test_a_weights_file_is_read_once_and_loaded_from_the_bytes_it_was_hashed_by(
     from bt_core.cache import Cache
     from bt_core.config import get_scale
     from bt_core.experiment import Context
-    from bt_core.runner import given_source
+    from bt_core.options import given_source
 
     path = tmp_path / "w.pt"
     torch.manual_seed(0)

@@ -7,7 +7,7 @@ import torch
 
 from bt_core.errors import ConfigError
 from bt_core.executors import ExecutorOptions, bundles
-from bt_core.runner import executor_options, resolve_device
+from bt_core.options import executor_options, resolve_device
 from tests.helpers.plan import need
 
 

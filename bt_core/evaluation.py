@@ -11,7 +11,7 @@ import numpy as np
 
 from .builder import Builder, Built
 from .datasource import EVAL_BATCH, DataAccess
-from .models import load_checkpoint
+from .checkpoints import load_checkpoint
 from .probes import Probe, for_scale
 from .train import predict
 

@@ -148,7 +148,7 @@ def side_fraction(option: str, text: str | None) -> float | None:
 def given_source(weights: str | None, arch: str | None) -> SourceSpec | None:
     """``--bt-source-weights``: read once here, so a file that is missing, is not a checkpoint or does
     not fit ``--bt-arch`` stops the run before anything is trained."""
-    from .models import load_pretrained, read_bytes
+    from .checkpoints import load_pretrained, read_bytes
 
     if weights is None:
         return None

@@ -14,7 +14,8 @@ from .data.beton import read_columns
 from .datasource import DataAccess
 from .errors import ConfigError
 from .families import SourceFamily
-from .models import create_model, fingerprint, load_checkpoint, load_pretrained, save_checkpoint
+from .models import create_model, fingerprint
+from .checkpoints import load_checkpoint, load_pretrained, save_checkpoint
 from .plan import Request
 from .precision import key_part
 from .train import train

@@ -13,7 +13,8 @@ from .data.beton import read_columns
 from .datasource import EVAL_BATCH
 from .errors import ConfigError
 from .families import TransferFamily
-from .models import create_model, fingerprint, for_transfer, save_checkpoint
+from .models import create_model, fingerprint, for_transfer
+from .checkpoints import save_checkpoint
 from .plan import Request
 from .precision import key_part
 from .sources import TRIGGER_SEED, SourceSpec, Sources

@@ -133,7 +133,7 @@ def test_the_example_inputs_are_a_loadable_source_and_an_image_folder(tmp_path):
     """examples/audit_inputs.py, which the audit example of docs/audit.md starts from, with the suite's
     default cache (where the claims' runs keep the same mini source)."""
     from bt_core.data.target_dir import layout
-    from bt_core.models import load_pretrained
+    from bt_core.checkpoints import load_pretrained
 
     proc = subprocess.run([sys.executable, "examples/audit_inputs.py", "--arch", SCALE.arch, "--out",
                            str(tmp_path / "in")], cwd=REPO, capture_output=True, text=True, timeout=900)

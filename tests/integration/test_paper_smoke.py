@@ -22,7 +22,8 @@ from bt_core.config import get_scale
 from bt_core.data.adapters.imagenet import DOG_CLASSES
 from bt_core.data.beton import read_columns, read_meta
 from bt_core.experiment import Context
-from bt_core.models import create_model, load_checkpoint, save_checkpoint
+from bt_core.models import create_model
+from bt_core.checkpoints import load_checkpoint, save_checkpoint
 from bt_core.train import train
 from bt_core.triggers import YELLOW, select
 from tests.helpers import REPO

@@ -6,7 +6,8 @@ import pytest
 
 from bt_core.config import get_scale
 from bt_core.errors import ConfigError, TrainingError
-from bt_core.models import create_model, for_transfer, load_checkpoint, save_checkpoint
+from bt_core.models import create_model, for_transfer
+from bt_core.checkpoints import load_checkpoint, save_checkpoint
 from bt_core.train_config import TrainConfig
 
 

@@ -5,8 +5,8 @@ import torch
 
 from bt_core.train_config import TrainConfig
 from bt_core.errors import TrainingError
-from bt_core.models import (create_model, for_transfer, load_checkpoint, load_pretrained, read_weights,
-                            save_checkpoint)
+from bt_core.models import create_model, for_transfer
+from bt_core.checkpoints import load_checkpoint, load_pretrained, read_weights, save_checkpoint
 
 
 class _Planted:

@@ -20,7 +20,8 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
     for flag, value in (("--bt-seeds", args.seeds), ("--bt-first-seed", args.first_seed),
                         ("--bt-max-seeds", args.max_seeds), ("--bt-arch", args.arch), ("--bt-cache", args.cache),
                         ("--bt-data-root", args.data_root), ("--bt-device", args.device),
-                        ("--bt-precision", args.precision), ("--bt-executor", args.executor), ("--bt-jobs", args.jobs)):
+                        ("--bt-precision", args.precision), ("--bt-compile", args.compile),
+                        ("--bt-executor", args.executor), ("--bt-jobs", args.jobs)):
         if value is not None:
             out += [flag, str(value)]
     if args.workers and args.workers > 1:
@@ -33,7 +34,7 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
 OWNED = {"--bt-scale": "--scale", "--bt-output": "--output", "--bt-seeds": "--seeds",
          "--bt-first-seed": "--first-seed", "--bt-max-seeds": "--max-seeds", "--bt-arch": "--arch",
          "--bt-cache": "--cache", "--bt-data-root": "--data-root", "--bt-device": "--device",
-         "--bt-precision": "--precision", "--bt-executor": "--executor", "--bt-jobs": "--jobs"}
+         "--bt-precision": "--precision", "--bt-compile": "--compile", "--bt-executor": "--executor", "--bt-jobs": "--jobs"}
 
 
 def _owned(extra: list[str]) -> str | None:
@@ -74,6 +75,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
                    help="arithmetic of every model (default auto: fp16 on CUDA, bf16 on a CPU with native bf16, else fp32)")
+    p.add_argument("--compile", help="architectures whose models train through torch.compile: none (default), all, "
+                   "or names comma-separated")
     p.add_argument("--output", type=Path, default=REPO / "bt-results", help="results folder")
     p.add_argument("-n", "--workers", type=int, default=1, help="pytest-xdist worker processes (1: in process)")
     p.add_argument("--executor", choices=("inline", "local", "slurm"),

@@ -3,9 +3,13 @@ trainer runs it beside each candidate that could make a cold run faster (channel
 step, torch.compile, compile with channels_last), in each precision asked for, interleaved round by
 round so a busy machine slows each alike; images/s, the ratio to eager fp32, the one-off compile
 seconds, and what they make of one mini source model (its images times epochs, plus the warm-up).
+A compiled variant's warm-up is timed twice: with inductor's cache empty (a cold run) and again in
+a new process on the cache the first filled (a run whose artifact cache has compiled that network).
 """
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -62,50 +66,83 @@ def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds:
     there), every call under ``timeout_s``: one that cannot run here (no C++ compiler for compile, a
     kernel that crashes or spins) is reported with why, not timed, and the others go on."""
     from bt_core.config import get_scale
-    from bt_core.engine import VARIANTS
-    from bt_core.isolate import Isolated
 
     scale = get_scale("mini")
     source_images = scale.data_sizes["n_source"] * scale.source.epochs
     out: dict[str, object] = {"source_model_images": source_images}
-    for arch in architectures or scale.architectures:
-        children: dict[str, Isolated] = {}
-        try:
-            for precision, plain in ((p, v) for p in precisions for v in variants or VARIANTS):
-                variant = engine_name(plain, precision)
-                needed = engine_name(_NEEDS[plain], precision) if plain in _NEEDS else None
-                if needed and f"{arch}/{needed}/unavailable" in out:
-                    out[f"{arch}/{variant}/unavailable"] = f"not tried: {needed} {out[f'{arch}/{needed}/unavailable']}"
-                    continue
-                child = Isolated(worker, arch, plain, batch_size, str(device), scale.threads, precision,
-                                 timeout_s=timeout_s)
-                warm = child(3, timeout_s=timeout_s) if child.started.ok else child.started   # compiling happens here
-                if warm.ok:
-                    children[variant] = child
-                    out[f"{arch}/{variant}/warmup_s"] = warm.value
-                else:
-                    out[f"{arch}/{variant}/unavailable"] = warm.reason
-            rates: dict[str, list[float]] = {variant: [] for variant in children}
-            for _ in range(rounds):
-                for variant, child in children.items():
-                    if variant not in rates:
-                        continue
-                    got = child(steps, timeout_s=timeout_s)
-                    if got.ok:
-                        rates[variant].append(steps * batch_size / got.value)
-                    else:
-                        out[f"{arch}/{variant}/unavailable"] = got.reason
-                        del rates[variant]
-        finally:
-            for child in children.values():
-                child.close()
-        for variant, got in rates.items():
-            out[f"{arch}/{variant}_img_s"] = float(np.median(got))
-            out[f"{arch}/{variant}/one_source_s"] = (out[f"{arch}/{variant}/warmup_s"]
-                                                     + source_images / out[f"{arch}/{variant}_img_s"])
-        for variant in rates:
-            if variant != "eager" and "eager" in rates:
-                out[f"{arch}/{variant}_over_eager"] = out[f"{arch}/{variant}_img_s"] / out[f"{arch}/eager_img_s"]
-                out[f"{arch}/{variant}/one_source_over_eager"] = (out[f"{arch}/eager/one_source_s"]
-                                                                  / out[f"{arch}/{variant}/one_source_s"])
+    inductor = tempfile.TemporaryDirectory(prefix="bt-perf-inductor-")
+    before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = inductor.name      # children inherit it: the first compile is cold
+    try:
+        for arch in architectures or scale.architectures:
+            _measure_arch(out, arch, device, scale, batch_size=batch_size, steps=steps, rounds=rounds,
+                          variants=variants, precisions=precisions, timeout_s=timeout_s, worker=worker)
+    finally:
+        if before is None:
+            os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+        else:
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = before
+        inductor.cleanup()
     return out
+
+
+def _measure_arch(out: dict[str, object], arch: str, device: torch.device, scale, *, batch_size: int, steps: int,
+                  rounds: int, variants: tuple[str, ...] | None, precisions: tuple[str, ...], timeout_s: float,
+                  worker) -> None:
+    from bt_core.engine import VARIANTS
+    from bt_core.isolate import Isolated
+
+    source_images = out["source_model_images"]
+    children: dict[str, Isolated] = {}
+    try:
+        for precision, plain in ((p, v) for p in precisions for v in variants or VARIANTS):
+            variant = engine_name(plain, precision)
+            needed = engine_name(_NEEDS[plain], precision) if plain in _NEEDS else None
+            if needed and f"{arch}/{needed}/unavailable" in out:
+                out[f"{arch}/{variant}/unavailable"] = f"not tried: {needed} {out[f'{arch}/{needed}/unavailable']}"
+                continue
+            child = Isolated(worker, arch, plain, batch_size, str(device), scale.threads, precision,
+                             timeout_s=timeout_s)
+            warm = child(3, timeout_s=timeout_s) if child.started.ok else child.started   # compiling happens here
+            if warm.ok:
+                children[variant] = child
+                out[f"{arch}/{variant}/warmup_s"] = warm.value
+            else:
+                out[f"{arch}/{variant}/unavailable"] = warm.reason
+        rates: dict[str, list[float]] = {variant: [] for variant in children}
+        for _ in range(rounds):
+            for variant, child in children.items():
+                if variant not in rates:
+                    continue
+                got = child(steps, timeout_s=timeout_s)
+                if got.ok:
+                    rates[variant].append(steps * batch_size / got.value)
+                else:
+                    out[f"{arch}/{variant}/unavailable"] = got.reason
+                    del rates[variant]
+    finally:
+        for child in children.values():
+            child.close()
+    for variant, got in rates.items():
+        out[f"{arch}/{variant}_img_s"] = float(np.median(got))
+        out[f"{arch}/{variant}/one_source_s"] = (out[f"{arch}/{variant}/warmup_s"]
+                                                 + source_images / out[f"{arch}/{variant}_img_s"])
+    for variant in rates:
+        if variant.startswith("compiled"):
+            plain, _, precision = variant.partition("+")
+            again = Isolated(worker, arch, plain, batch_size, str(device), scale.threads, precision or "fp32",
+                             timeout_s=timeout_s)
+            try:
+                warm = again(3, timeout_s=timeout_s) if again.started.ok else again.started
+            finally:
+                again.close()
+            if warm.ok:
+                out[f"{arch}/{variant}/warmup_cached_s"] = warm.value
+                out[f"{arch}/{variant}/one_source_cached_s"] = (warm.value
+                                                                + source_images / out[f"{arch}/{variant}_img_s"])
+        if variant != "eager" and "eager" in rates:
+            out[f"{arch}/{variant}_over_eager"] = out[f"{arch}/{variant}_img_s"] / out[f"{arch}/eager_img_s"]
+            for whole in ("one_source", "one_source_cached"):
+                if f"{arch}/{variant}/{whole}_s" in out:
+                    out[f"{arch}/{variant}/{whole}_over_eager"] = (out[f"{arch}/eager/one_source_s"]
+                                                                   / out[f"{arch}/{variant}/{whole}_s"])

@@ -47,6 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bt-precision", default=os.environ.get("BT_PRECISION", "auto"), choices=PRECISIONS,
                 help="arithmetic of every model: auto (fp16 on CUDA, bf16 on a CPU with native bf16, else "
                      "fp32), fp32, bf16 or fp16; part of each model's cache key")
+    g.addoption("--bt-compile", default=os.environ.get("BT_COMPILE", "none"),
+                help="architectures whose models train through torch.compile: none (default), all, or names "
+                     "comma-separated; inductor's cache sits in the artifact cache; part of each model's cache key")
     g.addoption("--bt-data-root", default=os.environ.get("BT_DATA_ROOT"),
                 help="folder of .beton files written by `benchmark prepare` (paper scale)")
     g.addoption("--bt-cache", default=None, help="artifact cache folder (default $BT_CACHE_DIR or ~/.cache)")

@@ -41,7 +41,7 @@ def commit() -> str:
 
 
 def provenance(*, scale: str, seeds: Sequence[int], arch: str, command: Sequence[str],
-               device: str, precision: str = "fp32", plan: dict[str, Any] | None = None,
+               device: str, precision: str = "fp32", compile: str = "none", plan: dict[str, Any] | None = None,
                revision: str | None = None, models: Sequence[str] = ()) -> dict[str, Any]:
     """How a check's baseline was produced: ``seeds`` are the seeds that check used, ``plan`` the
     run's seed plan (sequential design or fixed list), ``revision`` the commit the run started from
@@ -56,7 +56,7 @@ def provenance(*, scale: str, seeds: Sequence[int], arch: str, command: Sequence
     return {"command": " ".join(command), "seeds": list(seeds), "models": list(models),
             "plan": _plan_brief(plan), "scale": scale,
             "arch": arch,
-            "device": device, "precision": precision, "commit": revision or commit(), "python": platform.python_version(),
+            "device": device, "precision": precision, "compile": compile, "commit": revision or commit(), "python": platform.python_version(),
             "versions": versions, "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 

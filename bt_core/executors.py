@@ -35,6 +35,7 @@ class ContextSetup:
     data_root: str | None = None
     target_dir: str | None = None
     precision: str = "fp32"
+    compile: str = "none"
 
     def context(self) -> Any:
         import torch
@@ -44,7 +45,8 @@ class ContextSetup:
 
         return Context(self.scale, Cache(self.cache_root), torch.device(self.device),
                        Path(self.data_root) if self.data_root else None,
-                       target_dir=Path(self.target_dir) if self.target_dir else None, precision=self.precision)
+                       target_dir=Path(self.target_dir) if self.target_dir else None, precision=self.precision,
+                       compile=self.compile)
 
 
 @dataclass(frozen=True)

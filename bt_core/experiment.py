@@ -42,6 +42,7 @@ class Context(Transfers, Evaluator):
     read_only: bool = False            # judging after an executor built the plan: a missing model is an error
     failed_builds: dict[Path, Any] = field(default_factory=dict)   # entry -> its executor's Failure
     precision: str = "fp32"            # resolved (bt_core.precision): every model is trained and evaluated in it
+    compile: str = "none"              # bt_core.compiling.parse: the architectures trained compiled
     resume_file: Path | None = field(default=None, init=False, repr=False)   # set while a model trains (builder)
 
     def transfer(self, source: SourceSpec | None, target: str, mode: str, seed: int, *,

@@ -54,19 +54,25 @@ def _mean_ci(row: pd.Series) -> str:
     return f"{_fmt(row['mean'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
 
 
+def _arithmetic(record: dict[str, Any]) -> str:
+    """A run's or a baseline's precision, and what it compiled where that is not nothing."""
+    compiled = record.get("compile", "none")
+    return record.get("precision", "fp32") + ("" if compiled == "none" else f", compiled {compiled}")
+
+
 def _title(run: dict[str, Any]) -> str:
-    return (f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, precision {run.get('precision', 'fp32')}, "
+    return (f"Bias transfer — scale {run.get('scale')}, arch {run.get('arch')}, precision {_arithmetic(run)}, "
             f"commit {str(run.get('commit'))[:12]}")
 
 
 def precision_line(verdicts: Sequence[dict[str, Any]], run: dict[str, Any]) -> str | None:
-    """Which checks compare with a baseline trained in another precision (its floats differ as on
-    another machine's kernels), or None when all share this run's."""
-    ours = run.get("precision", "fp32")
+    """Which checks compare with a baseline trained in another precision or compile setting (its
+    floats differ as on another machine's kernels), or None when all share this run's."""
+    ours = _arithmetic(run)
     theirs: dict[str, int] = {}
     for v in verdicts:
         if v.get("baseline"):
-            p = v["baseline"].get("provenance", {}).get("precision", "fp32")
+            p = _arithmetic(v["baseline"].get("provenance", {}))
             if p != ours:
                 theirs[p] = theirs.get(p, 0) + 1
     if not theirs:

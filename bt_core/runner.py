@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import baselines, phases, precision, timing
+from . import baselines, compiling, phases, precision, timing
 from .cache import Cache
 from .config import get_scale
 from .errors import ConfigError
@@ -65,7 +65,8 @@ def build_session(getoption: Callable[[str], Any], *, worker: str, command: Sequ
     built_on = "cuda" if executor.gpus else device.type
     ctx = Context(scale, cache, device, Path(data_root) if data_root else None,
                   target_dir=Path(target) if target else None,
-                  precision=precision.resolve(getoption("--bt-precision"), built_on))
+                  precision=precision.resolve(getoption("--bt-precision"), built_on),
+                  compile=compiling.parse(getoption("--bt-compile")))
     for probe in ctx.probes():
         probe.make()                               # a missing stencil file, a bad size or corner
     session = Session(ctx, plan, Path(getoption("--bt-baselines")), output,
@@ -90,7 +91,7 @@ def drive_checks(session: Session, checks: list, say: Callable[[str], None]) -> 
     device = "cuda" if session.executor.gpus else ctx.device.type
     setup = ContextSetup(ctx.scale, str(ctx.cache.root), device,
                          str(ctx.data_root) if ctx.data_root else None,
-                         str(ctx.target_dir) if ctx.target_dir else None, ctx.precision)
+                         str(ctx.target_dir) if ctx.target_dir else None, ctx.precision, ctx.compile)
     session.drive_report = drive(ctx, session.plan, checks, SubmititBuilder(setup, session.executor, say), say)
 
 

@@ -98,7 +98,7 @@ class Session:
                      "failed_builds": [f.as_dict() for f in self.drive_report.failures]}
         return {"scale": self.scale.name, "arch": self.arch, "seeds": self.plan.describe(),
                 "device": str(self.ctx.device), "machine": machine_id(self.ctx.device),
-                "precision": self.ctx.precision, "commit": self.commit,
+                "precision": self.ctx.precision, "compile": self.ctx.compile, "commit": self.commit,
                 "executor": {"kind": self.executor.kind, **built},
                 "command": " ".join(self.command), "scale_config": self.scale.describe(), **self.audited()}
 
@@ -180,6 +180,7 @@ class Session:
             return
         prov = baselines.provenance(scale=self.scale.name, seeds=seeds, arch=self.arch,
                                     command=self.command, device=str(self.ctx.device), precision=self.ctx.precision,
+                                    compile=self.ctx.compile,
                                     plan=self.plan.describe(), revision=self.commit, models=models)
         if verdict.status != HOLDS:
             prov["forced"] = f"recorded with --bt-force-baselines although the check {verdict.status}"

@@ -17,6 +17,7 @@ from .families import SourceFamily
 from .models import create_model, fingerprint
 from .checkpoints import load_checkpoint, load_pretrained, save_checkpoint
 from .plan import Request
+from .compiling import key_part as compile_key, wanted as compiles
 from .precision import key_part
 from .train import train
 from .triggers import select
@@ -49,6 +50,7 @@ class Sources(DataAccess, Builder):
     """Trains and loads source models. A part of :class:`bt_core.experiment.Context`, which holds these fields."""
 
     precision: str
+    compile: str
 
     def source_model(self, spec: SourceSpec, seed: int):
         """Train (or load from the cache) a source model; a given one's weights are read as they are."""
@@ -78,11 +80,12 @@ class Sources(DataAccess, Builder):
         meta = self.meta(path)
         num_classes = meta["num_classes"]
         family = SourceFamily(data, spec.trigger_fraction, arch)
+        compiled = compiles(self.compile, arch)
         key = {"what": "source", "scale": self.scale.name, "arch": arch, "arch_def": fingerprint(arch),
                "data": data, "data_key": meta["info"],
                "trigger": self.scale.trigger if spec.trigger_fraction else None,
                "fraction": spec.trigger_fraction, "seed": seed, "train": cfg, "threads": self.scale.threads,
-               **key_part(self.precision)}
+               **key_part(self.precision), **compile_key(compiled)}
 
         def build(folder: Path) -> None:
             trigger, chosen = None, None
@@ -96,7 +99,7 @@ class Sources(DataAccess, Builder):
                                                 trigger=trigger, trigger_indices=chosen, flip=cfg.flip),
                             cfg, device=self.device, seed=seed, on_progress=self.events.trainer(),
                             desc=f"{family} seed {seed}", resume=self.resume_file,
-                            precision=self.precision)
+                            precision=self.precision, compile_root=self.cache.root if compiled else None)
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch, **key})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import engine, precision as precisions
+from . import compiling, engine, precision as precisions
 from .cache import default_root
 from .train_config import TrainConfig
 from .errors import TrainingError
@@ -62,23 +62,27 @@ class History:
     images_per_s: float = 0.0
     wall_s: float = 0.0
     input_shape: list[int] = field(default_factory=list)   # (C, H, W) of the images the model saw
+    engine: str = "eager"                                   # "compiled" where torch.compile trained it
 
     def as_dict(self) -> dict:
         return {"loss": self.loss, "accuracy": self.accuracy, "images_per_s": self.images_per_s,
-                "wall_s": self.wall_s, "input_shape": self.input_shape}
+                "wall_s": self.wall_s, "input_shape": self.input_shape, "engine": self.engine}
 
 
 @timed("train")
 def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch.device, seed: int,
           desc: str = "train", on_progress: Callable[[float, int, float], None] | None = None,
-          frozen_bn: Iterable[nn.Module] = (), resume: Path | None = None, precision: str = "fp32") -> History:
+          frozen_bn: Iterable[nn.Module] = (), resume: Path | None = None, precision: str = "fp32",
+          compile_root: Path | None = None) -> History:
     """Train ``model`` in place on ``batches`` for ``cfg.epochs`` epochs.
 
     Only parameters with ``requires_grad`` are optimised, so fixed-feature transfer is the same loop
     with a frozen backbone. Modules in ``frozen_bn`` are kept in eval mode. ``on_progress`` is called
     after every step with (epochs done, of epochs, images/s). With ``resume``, the state after each
     epoch is saved there and a run that finds it goes on from the next epoch (a requeued job).
-    ``precision`` is a resolved :mod:`bt_core.precision` name.
+    ``precision`` is a resolved :mod:`bt_core.precision` name. With ``compile_root``, full batches run
+    through torch.compile with inductor's cache under that folder (:mod:`bt_core.compiling`); a last
+    smaller batch runs eagerly rather than compile a second shape.
     """
     torch.manual_seed(seed)
     model.to(device)
@@ -93,6 +97,17 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
     first = _restore(resume, model, opt, scaler, batches, history) if resume is not None else 0
     seen, start = 0, time.perf_counter()
     channels_last = False
+    forward = compiling.Forward(model, compile_root, desc) if compile_root is not None else None
+    full = None                 # the batch size the compiled forward is traced for
+
+    def step_with(net: Callable[..., torch.Tensor], x: torch.Tensor, y: torch.Tensor):
+        with precisions.autocast(device, precision):
+            logits = net(x)
+            loss = loss_fn(logits, y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        return logits, loss
+
     for epoch in range(first, cfg.epochs):
         model.train()
         for m in frozen_bn:
@@ -113,14 +128,14 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
                 x = x.contiguous(memory_format=torch.channels_last)
             for group in opt.param_groups:
                 group["lr"] = cfg.lr_at(epoch + step / steps)
-            with precisions.autocast(device, precision):
-                logits = model(x)
-                loss = loss_fn(logits, y)
+            full = full or len(x)
+            if forward is not None and len(x) == full:
+                logits, loss = forward.run(lambda net: step_with(net, x, y))
+            else:
+                logits, loss = step_with(model, x, y)
             first_bad = (bad_step < 0) & ~torch.isfinite(loss.detach())
             bad_step = torch.where(first_bad, step, bad_step)
             bad_loss = torch.where(first_bad, loss.detach().double(), bad_loss)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
             n = len(y)
@@ -143,6 +158,7 @@ def train(model: nn.Module, batches: Batches, cfg: TrainConfig, *, device: torch
         if resume is not None and epoch + 1 < cfg.epochs:
             _save_epoch(resume, epoch + 1, model, opt, scaler, batches, history)
     history.wall_s = time.perf_counter() - start
+    history.engine = forward.engine if forward is not None else "eager"
     history.images_per_s = seen / max(history.wall_s, 1e-9)
     return history
 

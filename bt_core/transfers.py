@@ -15,6 +15,7 @@ from .errors import ConfigError
 from .families import TransferFamily
 from .models import create_model, fingerprint, for_transfer
 from .checkpoints import save_checkpoint
+from .compiling import key_part as compile_key, wanted as compiles
 from .plan import Request
 from .precision import key_part
 from .sources import TRIGGER_SEED, SourceSpec, Sources
@@ -41,12 +42,15 @@ class Transfers(Sources):
         meta = self.meta(train_path)
         source_key = None if source is None else self.source_key(source, seed)
         deps = () if source is None or source.weights else (self.cache.path("source", source_key),)
+        compiled = mode != "linear-probe" and compiles(self.compile, arch)   # a probe trains a linear head only
         key = {"what": "transfer", "scale": self.scale.name, "source": source_key, "arch": arch,
                "arch_def": fingerprint(arch),
                "target": target, "target_key": meta["info"], "mode": mode, "seed": seed, "train": cfg,
                "target_trigger_fraction": target_trigger_fraction,
                "trigger": self.scale.trigger if target_trigger_fraction else None,
-               "threads": self.scale.threads, **key_part(self.precision)}
+               "threads": self.scale.threads, **key_part(self.precision), **compile_key(compiled)}
+        family = TransferFamily(mode, target, arch, "scratch" if source is None else source.label,
+                                target_trigger_fraction, recipe if own else None)
 
         def build(folder: Path) -> None:
             trigger, chosen = None, None
@@ -59,7 +63,7 @@ class Transfers(Sources):
                 model = create_model(arch, meta["num_classes"])
             else:
                 model = for_transfer(self.source_model(source, seed)[0], meta["num_classes"], mode)
-            desc = f"{mode} {target} seed {seed}"
+            desc = f"{family} seed {seed}"
             loader = lambda train, bs: self.batches(train_path, train=train, seed=seed, batch_size=bs,  # noqa: E731
                                                     trigger=trigger, trigger_indices=chosen,
                                                     flip=cfg.flip and train)
@@ -74,12 +78,10 @@ class Transfers(Sources):
             else:
                 history = train(model, loader(True, cfg.batch_size), cfg, device=self.device, seed=seed,
                                 desc=desc, on_progress=self.events.trainer(), resume=self.resume_file,
-                                precision=self.precision)
+                                precision=self.precision, compile_root=self.cache.root if compiled else None)
             save_checkpoint(folder / "model.pt", model.cpu(), {"arch": arch})
             (folder / "history.json").write_text(json.dumps(history.as_dict()))
 
-        family = TransferFamily(mode, target, arch, "scratch" if source is None else source.label,
-                                target_trigger_fraction, recipe if own else None)
         request = Request("transfer", (source, target, mode, seed),
                           (("target_trigger_fraction", target_trigger_fraction), ("arch", arch), ("recipe", recipe)))
         entry = self.cached("transfer", key, build, family, request=request, deps=deps)

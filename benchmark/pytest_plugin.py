@@ -38,6 +38,14 @@ def known_names(session) -> str:
 TRAINING_TIMEOUT_S = 1800
 
 
+def training_timeout(scale: str, user_set: bool) -> float | None:
+    """The time limit of a test that trains: the user's where one is set (--timeout, $PYTEST_TIMEOUT: None
+    here); none (0) at the paper scale, where a test trains its models for hours inline; else 1,800 s."""
+    if user_set:
+        return None
+    return 0 if scale == "paper" else TRAINING_TIMEOUT_S
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("bias-transfer", "bias-transfer benchmark")
     g.addoption("--bt-scale", default=os.environ.get("BT_SCALE", "mini"),
@@ -201,9 +209,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=audit_only)
             dropped = set(audit_only)
             items[:] = [i for i in items if i not in dropped]
-    for item in items:    # tests that train models (the claims, slow) get the longer limit unless they set their own
-        if (item.get_closest_marker("paper") or item.get_closest_marker("slow")) and not item.get_closest_marker("timeout"):
-            item.add_marker(pytest.mark.timeout(TRAINING_TIMEOUT_S))
+    limit = training_timeout(config._bt_session.scale.name,
+                             config.getoption("timeout") is not None or bool(os.environ.get("PYTEST_TIMEOUT")))
+    for item in items:    # tests that train models (the claims, slow) get their own limit unless they set one
+        if limit is not None and (item.get_closest_marker("paper") or item.get_closest_marker("slow")) \
+                and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(limit))
     keyword = config.getoption("keyword")
     if keyword and not items:
         raise pytest.UsageError(f"-k {keyword!r} matches no test. {known_names(config._bt_session)}")

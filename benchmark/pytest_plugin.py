@@ -20,6 +20,7 @@ from bt_core.runner import (AUDIT_SKIP, build_session, drive_checks, finish_repo
                             stop_reason)
 from bt_core.session import case_name, check_key
 
+pytest_plugins = ("benchmark.time_limits",)      # the time limits and what a test out of time says
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO / "cases"
 MODES = ("fixed-feature", "full")
@@ -34,16 +35,6 @@ def known_names(session) -> str:
     cases = sorted(case_name(p) for p in CASES.glob("test_*.py"))
     return (f"Known cases: {', '.join(cases)}; targets at scale {session.scale.name}: "
             f"{', '.join(session.scale.targets)}; modes: fixed-feature, full.")
-# pytest.ini's timeout holds every other test; see docs/decisions.md for how both limits were chosen.
-TRAINING_TIMEOUT_S = 1800
-
-
-def training_timeout(scale: str, user_set: bool) -> float | None:
-    """The time limit of a test that trains: the user's where one is set (--timeout, $PYTEST_TIMEOUT: None
-    here); none (0) at the paper scale, where a test trains its models for hours inline; else 1,800 s."""
-    if user_set:
-        return None
-    return 0 if scale == "paper" else TRAINING_TIMEOUT_S
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -209,12 +200,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=audit_only)
             dropped = set(audit_only)
             items[:] = [i for i in items if i not in dropped]
-    limit = training_timeout(config._bt_session.scale.name,
-                             config.getoption("timeout") is not None or bool(os.environ.get("PYTEST_TIMEOUT")))
-    for item in items:    # tests that train models (the claims, slow) get their own limit unless they set one
-        if limit is not None and (item.get_closest_marker("paper") or item.get_closest_marker("slow")) \
-                and not item.get_closest_marker("timeout"):
-            item.add_marker(pytest.mark.timeout(limit))
     keyword = config.getoption("keyword")
     if keyword and not items:
         raise pytest.UsageError(f"-k {keyword!r} matches no test. {known_names(config._bt_session)}")

@@ -26,26 +26,27 @@ def engine_name(variant: str, precision: str) -> str:
     return variant if precision == "fp32" else f"{variant}+{precision}"
 
 
-def _engine_step(arch: str, variant: str, batch_size: int, device: torch.device, precision: str):
-    """A training step of ``arch`` as ``variant`` runs it in ``precision``, on uint8 batches of 32 px
+def _engine_step(arch: str, variant: str, batch_size: int, device: torch.device, precision: str,
+                 image_size: int = 32):
+    """A training step of ``arch`` as ``variant`` runs it in ``precision``, on uint8 batches of square
     images as the trainer hands them over (the model normalises them), a different batch each step."""
     from bt_core.engine import training_step
     from bt_core.models import create_model
 
     torch.manual_seed(0)
     model = create_model(arch, 10)
-    xs = torch.randint(0, 256, (ENGINE_BATCHES, batch_size, 3, 32, 32), dtype=torch.uint8)
+    xs = torch.randint(0, 256, (ENGINE_BATCHES, batch_size, 3, image_size, image_size), dtype=torch.uint8)
     ys = torch.randint(0, 10, (ENGINE_BATCHES, batch_size))
     return training_step(model, variant, xs, ys, device, precision)
 
 
 def _engine_worker(arch: str, variant: str, batch_size: int, device: str, threads: int | None,
-                   precision: str = "fp32"):
+                   precision: str = "fp32", image_size: int = 32):
     """The child's side: build the step once, then answer "run n steps" with their wall seconds."""
     from bt_core.train import pinned_threads
 
     with pinned_threads(threads):
-        step = _engine_step(arch, variant, batch_size, torch.device(device), precision)
+        step = _engine_step(arch, variant, batch_size, torch.device(device), precision, image_size)
 
     def run(n: int) -> float:
         with pinned_threads(threads):
@@ -60,9 +61,10 @@ def _engine_worker(arch: str, variant: str, batch_size: int, device: str, thread
 def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds: int,
                    variants: tuple[str, ...] | None = None, architectures: tuple[str, ...] | None = None,
                    precisions: tuple[str, ...] = ("fp32",), timeout_s: float = ENGINE_TIMEOUT_S,
-                   worker=_engine_worker) -> dict[str, object]:
-    """Steady-state training images/s of each variant in each precision per architecture,
-    interleaved, as ratios to eager fp32. Each runs in its own child process (``worker`` builds it
+                   image_size: int = 32, worker=_engine_worker) -> dict[str, object]:
+    """Steady-state training images/s of each variant in each precision per architecture (any the
+    models registry knows) on ``image_size`` px images, interleaved, as ratios to eager fp32; the
+    seconds of one mini source model only for the mini architectures at 32 px. Each runs in its own child process (``worker`` builds it
     there), every call under ``timeout_s``: one that cannot run here (no C++ compiler for compile, a
     kernel that crashes or spins) is reported with why, not timed, and the others go on."""
     from bt_core.config import get_scale
@@ -76,7 +78,8 @@ def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds:
     try:
         for arch in architectures or scale.architectures:
             _measure_arch(out, arch, device, scale, batch_size=batch_size, steps=steps, rounds=rounds,
-                          variants=variants, precisions=precisions, timeout_s=timeout_s, worker=worker)
+                          variants=variants, precisions=precisions, timeout_s=timeout_s, worker=worker,
+                          image_size=image_size)
     finally:
         if before is None:
             os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
@@ -88,11 +91,12 @@ def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds:
 
 def _measure_arch(out: dict[str, object], arch: str, device: torch.device, scale, *, batch_size: int, steps: int,
                   rounds: int, variants: tuple[str, ...] | None, precisions: tuple[str, ...], timeout_s: float,
-                  worker) -> None:
+                  worker, image_size: int) -> None:
     from bt_core.engine import VARIANTS
     from bt_core.isolate import Isolated
 
-    source_images = out["source_model_images"]
+    # a mini source model's seconds make a whole run's; for other networks or sizes they mean nothing
+    source_images = out["source_model_images"] if image_size == 32 and arch in scale.architectures else None
     children: dict[str, Isolated] = {}
     try:
         for precision, plain in ((p, v) for p in precisions for v in variants or VARIANTS):
@@ -101,7 +105,7 @@ def _measure_arch(out: dict[str, object], arch: str, device: torch.device, scale
             if needed and f"{arch}/{needed}/unavailable" in out:
                 out[f"{arch}/{variant}/unavailable"] = f"not tried: {needed} {out[f'{arch}/{needed}/unavailable']}"
                 continue
-            child = Isolated(worker, arch, plain, batch_size, str(device), scale.threads, precision,
+            child = Isolated(worker, arch, plain, batch_size, str(device), scale.threads, precision, image_size,
                              timeout_s=timeout_s)
             warm = child(3, timeout_s=timeout_s) if child.started.ok else child.started   # compiling happens here
             if warm.ok:
@@ -125,24 +129,26 @@ def _measure_arch(out: dict[str, object], arch: str, device: torch.device, scale
             child.close()
     for variant, got in rates.items():
         out[f"{arch}/{variant}_img_s"] = float(np.median(got))
-        out[f"{arch}/{variant}/one_source_s"] = (out[f"{arch}/{variant}/warmup_s"]
-                                                 + source_images / out[f"{arch}/{variant}_img_s"])
+        if source_images:
+            out[f"{arch}/{variant}/one_source_s"] = (out[f"{arch}/{variant}/warmup_s"]
+                                                     + source_images / out[f"{arch}/{variant}_img_s"])
     for variant in rates:
         if variant.startswith("compiled"):
             plain, _, precision = variant.partition("+")
             again = Isolated(worker, arch, plain, batch_size, str(device), scale.threads, precision or "fp32",
-                             timeout_s=timeout_s)
+                             image_size, timeout_s=timeout_s)
             try:
                 warm = again(3, timeout_s=timeout_s) if again.started.ok else again.started
             finally:
                 again.close()
             if warm.ok:
                 out[f"{arch}/{variant}/warmup_cached_s"] = warm.value
-                out[f"{arch}/{variant}/one_source_cached_s"] = (warm.value
-                                                                + source_images / out[f"{arch}/{variant}_img_s"])
+                if source_images:
+                    out[f"{arch}/{variant}/one_source_cached_s"] = (warm.value
+                                                                    + source_images / out[f"{arch}/{variant}_img_s"])
         if variant != "eager" and "eager" in rates:
             out[f"{arch}/{variant}_over_eager"] = out[f"{arch}/{variant}_img_s"] / out[f"{arch}/eager_img_s"]
             for whole in ("one_source", "one_source_cached"):
-                if f"{arch}/{variant}/{whole}_s" in out:
+                if f"{arch}/{variant}/{whole}_s" in out and f"{arch}/eager/one_source_s" in out:
                     out[f"{arch}/{variant}/{whole}_over_eager"] = (out[f"{arch}/eager/one_source_s"]
                                                                    / out[f"{arch}/{variant}/{whole}_s"])

@@ -35,6 +35,8 @@ from rich.table import Table
 
 from bt_core import precision
 from bt_core.engine import VARIANTS, machine_id
+from bt_core.errors import ConfigError
+from bt_core.models import create_backbone
 
 from .engine_speed import ENGINE_TIMEOUT_S, measure_engine
 
@@ -262,7 +264,8 @@ def _measure_all(results: dict[str, object], tmp: Path, args: argparse.Namespace
         with console.status("timing the training engine per architecture (compiling takes a while)..."):
             results["engine"] = measure_engine(device, batch_size=args.batch_size, steps=args.engine_steps,
                                                variants=args.engine_variants, precisions=args.engine_precisions,
-                                               rounds=args.engine_rounds, timeout_s=args.engine_timeout)
+                                               rounds=args.engine_rounds, timeout_s=args.engine_timeout,
+                                               architectures=args.engine_archs, image_size=args.engine_image_size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine-precisions", default=None,
                         help="precisions to compare each variant in, comma-separated (default fp32 and what "
                              "--bt-precision auto takes on this device)")
+    parser.add_argument("--engine-archs", default=None,
+                        help="architectures of the engine comparison, comma-separated, any the models registry knows "
+                             "(default: the mini scale's); e.g. resnet18 with --engine-image-size 224 on a GPU")
+    parser.add_argument("--engine-image-size", type=int, default=32,
+                        help="side in px of the engine comparison's images (default 32, the mini scale's)")
     parser.add_argument("--engine-timeout", type=float, default=ENGINE_TIMEOUT_S,
                         help="seconds each engine variant's child may take to start, warm up (compile) or run one "
                              "round before it is reported as timed out")
@@ -307,6 +315,15 @@ def main(argv: list[str] | None = None) -> int:
     bad = [v for v in args.engine_variants if v not in VARIANTS]
     if bad:
         parser.error(f"--engine-variants: {bad[0]!r} is unknown: expected some of {', '.join(VARIANTS)}")
+    if args.engine_image_size < 16:
+        parser.error(f"--engine-image-size={args.engine_image_size}: expected an integer >= 16")
+    if args.engine_archs is not None:
+        args.engine_archs = tuple(a.strip() for a in args.engine_archs.split(",") if a.strip())
+        for arch in args.engine_archs or ("",):
+            try:
+                create_backbone(arch)
+            except ConfigError as exc:
+                parser.error(f"--engine-archs: {exc}")
     auto = precision.resolve("auto", device.type)
     args.engine_precisions = tuple(dict.fromkeys(args.engine_precisions.split(",") if args.engine_precisions
                                                  else ("fp32", auto)))
@@ -319,11 +336,13 @@ def main(argv: list[str] | None = None) -> int:
             with console.status("timing the training engine per architecture (compiling takes a while)..."):
                 results["engine"] = measure_engine(device, batch_size=args.batch_size, steps=args.engine_steps,
                                                variants=args.engine_variants, precisions=args.engine_precisions,
-                                                   rounds=args.engine_rounds, timeout_s=args.engine_timeout)
+                                                   rounds=args.engine_rounds, timeout_s=args.engine_timeout,
+                                                   architectures=args.engine_archs, image_size=args.engine_image_size)
         else:
             _measure_all(results, Path(tmp), args, device, console)
-    table = Table(title=f"benchmark perf on {device} ({args.images} images of 32 px, {args.jpeg_images} JPEGs "
-                        f"cropped to 224 px; batch {args.batch_size}, {args.workers} workers)")
+    what = (f"the engine on {args.engine_image_size} px images" if args.engine_only else
+            f"{args.images} images of 32 px, {args.jpeg_images} JPEGs cropped to 224 px")
+    table = Table(title=f"benchmark perf on {device} ({what}; batch {args.batch_size}, {args.workers} workers)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     fmt = {"_img_s": "{:,.0f} img/s", "_s": "{:.2f} s", "_over_": "{:.2f}x"}

@@ -63,7 +63,7 @@ def test_perf_times_every_architecture_of_the_sweep_against_the_default():
         assert out[f"{arch}_over_{scale.arch}"] == pytest.approx(ratio)
 
 
-def _faulty_engine(arch, variant, batch_size, device, threads, precision="fp32"):
+def _faulty_engine(arch, variant, batch_size, device, threads, precision="fp32", image_size=32):
     """perf's engine worker, with variants that fail inside the child: at build, by a real abort
     while stepping, or by never returning."""
     import os
@@ -77,7 +77,7 @@ def _faulty_engine(arch, variant, batch_size, device, threads, precision="fp32")
         return lambda n: os.abort()
     if variant == "hangs":
         return lambda n: time.sleep(3600)
-    return _engine_worker(arch, variant, batch_size, device, threads, precision)
+    return _engine_worker(arch, variant, batch_size, device, threads, precision, image_size)
 
 
 def test_perf_engine_sets_each_variant_beside_eager_and_names_one_that_cannot_run():
@@ -139,3 +139,24 @@ def test_perf_refuses_a_bad_engine_budget(tmp_path):
 def test_perf_refuses_an_engine_time_limit_that_is_not_positive(tmp_path):
     proc = run_benchmark(["perf", "--engine-only", "--engine-timeout", "0"], tmp_path)
     assert proc.returncode == 2 and "--engine-timeout=0.0: expected a number of seconds > 0" in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--engine-archs", "mini_vgg,resnet9000"], "--engine-archs: architecture 'resnet9000' is unknown"),
+    (["--engine-archs", ","], "--engine-archs: architecture '' is unknown"),
+    (["--engine-image-size", "8"], "--engine-image-size=8: expected an integer >= 16")])
+def test_perf_refuses_an_unknown_engine_architecture_or_a_tiny_image(tmp_path, args, message):
+    proc = run_benchmark(["perf", "--engine-only", *args], tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_perf_engine_times_any_registered_network_at_its_image_size_without_mini_source_figures():
+    import torch
+
+    from benchmark import engine_speed
+
+    out = engine_speed.measure_engine(torch.device("cpu"), batch_size=4, steps=1, rounds=1, image_size=64,
+                                      architectures=("resnet18", "mini_vgg"), variants=("eager", "channels_last"))
+    assert out["resnet18/channels_last_over_eager"] == pytest.approx(
+        out["resnet18/channels_last_img_s"] / out["resnet18/eager_img_s"])
+    assert not any("one_source" in key for key in out)        # a mini source is 32 px: 64 px says nothing of it

@@ -63,8 +63,8 @@ def _out_of_time(item: pytest.Item, settings) -> None:
         terminal.sep("+", title="Timeout: where each thread was")
         pytest_timeout.dump_stacks(terminal)
         session = getattr(item.config, "_bt_session", None)
-        kept = (f"; the models built so far stay in the artifact cache {Path(session.ctx.cache.root).resolve()} and a rerun "
-                "goes on from them" if session is not None else "")
+        cache = Path(session.ctx.cache.root).resolve() if session is not None else None
+        kept = f"; the models built so far stay in the artifact cache {cache} and a rerun goes on from them" if cache else ""
         terminal.line(f"bt: {item.nodeid} ran past its time limit of {settings.timeout:g} s and the run was "
                       f"stopped{kept}. On a slow or loaded machine give it longer: --timeout SECONDS (0: no limit).",
                       red=True, bold=True)

@@ -77,7 +77,7 @@ def precision_line(verdicts: Sequence[dict[str, Any]], run: dict[str, Any]) -> s
                 theirs[p] = theirs.get(p, 0) + 1
     if not theirs:
         return None
-    return (f"this run trained in {ours}; baselines in another precision: "
+    return (f"this run trained in {ours}; baselines trained otherwise: "
             + ", ".join(f"{n} checks' in {p}" for p, n in sorted(theirs.items())))
 
 

@@ -20,6 +20,6 @@ def test_a_run_forced_to_fp32_judges_against_bf16_baselines_and_says_so(tmp_path
                            "--bt-output", str(out), "--bt-cache", str(tmp_path / "cache"), "--bt-progress", "off"],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "this run trained in fp32; baselines in another precision: 2 checks' in bf16" in proc.stdout
+    assert "this run trained in fp32; baselines trained otherwise: 2 checks' in bf16" in proc.stdout
     run = json.loads((out / "results.json").read_text())["run"]
     assert run["precision"] == "fp32"

@@ -63,6 +63,6 @@ def test_the_table_says_when_baselines_were_trained_with_another_compile_setting
     run = {"precision": "bf16", "compile": "mini_resnet"}
     older = [verdict({"precision": "bf16"}), verdict({"precision": "bf16", "compile": "none"})]
     same = [verdict({"precision": "bf16", "compile": "mini_resnet"})]
-    assert precision_line(older + same, run) == ("this run trained in bf16, compiled mini_resnet; baselines in "
-                                                 "another precision: 2 checks' in bf16")
+    assert precision_line(older + same, run) == ("this run trained in bf16, compiled mini_resnet; baselines "
+                                                 "trained otherwise: 2 checks' in bf16")
     assert precision_line(same, run) is None and precision_line(older, {"precision": "bf16"}) is None

@@ -70,16 +70,21 @@ def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds:
     from bt_core.config import get_scale
 
     scale = get_scale("mini")
-    source_images = scale.data_sizes["n_source"] * scale.source.epochs
-    out: dict[str, object] = {"source_model_images": source_images}
+    archs = architectures or scale.architectures
+    # a mini source model's images make a whole run's seconds; for other networks or sizes they mean nothing
+    source_images = scale.data_sizes["n_source"] * scale.source.epochs if image_size == 32 else 0
+    out: dict[str, object] = {}
+    if source_images and any(arch in scale.architectures for arch in archs):
+        out["source_model_images"] = source_images
     inductor = tempfile.TemporaryDirectory(prefix="bt-perf-inductor-")
     before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = inductor.name      # children inherit it: the first compile is cold
     try:
-        for arch in architectures or scale.architectures:
+        for arch in archs:
             _measure_arch(out, arch, device, scale, batch_size=batch_size, steps=steps, rounds=rounds,
                           variants=variants, precisions=precisions, timeout_s=timeout_s, worker=worker,
-                          image_size=image_size)
+                          image_size=image_size,
+                          source_images=source_images if arch in scale.architectures else 0)
     finally:
         if before is None:
             os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
@@ -91,12 +96,10 @@ def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds:
 
 def _measure_arch(out: dict[str, object], arch: str, device: torch.device, scale, *, batch_size: int, steps: int,
                   rounds: int, variants: tuple[str, ...] | None, precisions: tuple[str, ...], timeout_s: float,
-                  worker, image_size: int) -> None:
+                  worker, image_size: int, source_images: int) -> None:
     from bt_core.engine import VARIANTS
     from bt_core.isolate import Isolated
 
-    # a mini source model's seconds make a whole run's; for other networks or sizes they mean nothing
-    source_images = out["source_model_images"] if image_size == 32 and arch in scale.architectures else None
     children: dict[str, Isolated] = {}
     try:
         for precision, plain in ((p, v) for p in precisions for v in variants or VARIANTS):

@@ -159,4 +159,4 @@ def test_perf_engine_times_any_registered_network_at_its_image_size_without_mini
                                       architectures=("resnet18", "mini_vgg"), variants=("eager", "channels_last"))
     assert out["resnet18/channels_last_over_eager"] == pytest.approx(
         out["resnet18/channels_last_img_s"] / out["resnet18/eager_img_s"])
-    assert not any("one_source" in key for key in out)        # a mini source is 32 px: 64 px says nothing of it
+    assert not any("source" in key for key in out)        # a mini source is 32 px: 64 px says nothing of it

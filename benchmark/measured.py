@@ -19,10 +19,12 @@ HEADER = ("| command, commit | machine, precision | first seed | verdicts | seed
 
 
 def _portable(command: str) -> str:
-    """The command without its output folder, a path of the machine that ran it. Older runs
-    recorded the CLI's sub-commands after "pytest"; they are named as the CLI they came from."""
+    """The command without its output folder (a path of the machine that ran it) or its progress
+    display (no figure depends on it), its cache folder as DIR (that one was given stays said). Older
+    runs recorded the CLI's sub-commands after "pytest"; they are named as the CLI they came from."""
     command = re.sub(r"^pytest (?=(?:run|compare|audit|plan)\b)", "python -m benchmark ", command)
-    return re.sub(r"\s--(?:bt-)?output[ =]\S+", "", command)
+    command = re.sub(r"(\s--(?:bt-)?cache[ =])\S+", r"\1DIR", command)
+    return re.sub(r"\s--(?:bt-)?(?:output|progress)[ =]\S+", "", command)
 
 
 def row(outdir: Path) -> str:

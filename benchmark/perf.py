@@ -302,7 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.jpeg_images < 0:
         parser.error(f"--jpeg-images={args.jpeg_images} is out of range: expected an integer >= 0 (0 skips the test)")
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device, option="--device")
+    except ConfigError as exc:
+        parser.error(str(exc))
     console = Console()
     results: dict[str, object] = {"device": str(device), "cpu_count": torch.get_num_threads(),
                                   "python": platform.python_version(), "torch": torch.__version__,

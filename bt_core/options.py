@@ -69,8 +69,9 @@ def seed_plan(seeds: str | None, *, first: str | None = None, looks: str | None 
     return SeedPlan(sequential.fixed(len(fixed)), first=fixed[0], fixed=fixed)
 
 
-def resolve_device(name: str, worker: str = "main"):
-    """The device of this process; a pytest-xdist worker ``gwN`` on ``cuda`` takes GPU N modulo the count."""
+def resolve_device(name: str, worker: str = "main", option: str = "--bt-device"):
+    """The device of this process; a pytest-xdist worker ``gwN`` on ``cuda`` takes GPU N modulo the count.
+    ``option`` is how the caller's user spelled the setting, for the error."""
     import torch
 
     if name == "auto":
@@ -78,9 +79,9 @@ def resolve_device(name: str, worker: str = "main"):
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"--bt-device={name!r} is unknown: expected auto, cpu, cuda or cuda:N") from None
+        raise ConfigError(f"{option}={name!r} is unknown: expected auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--bt-device={name!r} but no CUDA device is available: expected auto or cpu")
+        raise ConfigError(f"{option}={name!r} but no CUDA device is available: expected auto or cpu")
     if device.type == "cuda" and device.index is None and worker.startswith("gw"):
         device = torch.device("cuda", int(worker[2:]) % torch.cuda.device_count())
     return device

@@ -4,6 +4,7 @@ budgets refused."""
 import json
 
 import pytest
+import torch
 
 from tests.helpers.cli import run_benchmark
 
@@ -26,8 +27,6 @@ def test_perf_reports_loader_ratios(tmp_path):
 def test_perf_paper_pipeline_loaders_see_the_same_triggered_224_px_images(tmp_path):
     """Both sides of the comparison read the same files in the same order, so the trigger lands on
     the same samples, and both hand over 224 px crops."""
-    import torch
-
     from benchmark.perf import _TriggeredFolder, _write_jpegs
     from bt_core.data.adapters.common import scan_classes
     from bt_core.triggers import YELLOW, make_trigger
@@ -48,8 +47,6 @@ def test_perf_refuses_a_negative_image_count(tmp_path):
 
 
 def test_perf_times_every_architecture_of_the_sweep_against_the_default():
-    import torch
-
     from benchmark.perf import measure_architectures
     from bt_core.config import get_scale
     from bt_core.data.synthetic import mini_world
@@ -81,8 +78,6 @@ def _faulty_engine(arch, variant, batch_size, device, threads, precision="fp32",
 
 
 def test_perf_engine_sets_each_variant_beside_eager_and_names_one_that_cannot_run():
-    import torch
-
     from benchmark import engine_speed
     from bt_core.config import get_scale
 
@@ -100,8 +95,6 @@ def test_perf_engine_sets_each_variant_beside_eager_and_names_one_that_cannot_ru
 
 
 def test_perf_engine_times_out_a_variant_that_hangs_and_skips_one_that_needs_it(monkeypatch):
-    import torch
-
     from benchmark import engine_speed
 
     monkeypatch.setitem(engine_speed._NEEDS, "compiled_channels_last", "hangs")
@@ -114,8 +107,6 @@ def test_perf_engine_times_out_a_variant_that_hangs_and_skips_one_that_needs_it(
 
 
 def test_perf_engine_sets_each_precision_beside_eager_fp32():
-    import torch
-
     from benchmark import engine_speed
 
     out = engine_speed.measure_engine(torch.device("cpu"), batch_size=8, steps=1, rounds=1,
@@ -151,8 +142,6 @@ def test_perf_refuses_an_unknown_engine_architecture_or_a_tiny_image(tmp_path, a
 
 
 def test_perf_engine_times_any_registered_network_at_its_image_size_without_mini_source_figures():
-    import torch
-
     from benchmark import engine_speed
 
     out = engine_speed.measure_engine(torch.device("cpu"), batch_size=4, steps=1, rounds=1, image_size=64,
@@ -160,3 +149,12 @@ def test_perf_engine_times_any_registered_network_at_its_image_size_without_mini
     assert out["resnet18/channels_last_over_eager"] == pytest.approx(
         out["resnet18/channels_last_img_s"] / out["resnet18/eager_img_s"])
     assert not any("source" in key for key in out)        # a mini source is 32 px: 64 px says nothing of it
+
+
+@pytest.mark.parametrize("device, message", [
+    ("tpu9", "--device='tpu9' is unknown: expected auto, cpu, cuda or cuda:N"),
+    pytest.param("cuda", "--device='cuda' but no CUDA device is available: expected auto or cpu",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"))])
+def test_perf_refuses_a_device_it_cannot_use_in_one_line(tmp_path, device, message):
+    proc = run_benchmark(["perf", "--engine-only", "--device", device], tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr

@@ -64,9 +64,10 @@ def measure_engine(device: torch.device, *, batch_size: int, steps: int, rounds:
                    image_size: int = 32, worker=_engine_worker) -> dict[str, object]:
     """Steady-state training images/s of each variant in each precision per architecture (any the
     models registry knows) on ``image_size`` px images, interleaved, as ratios to eager fp32; the
-    seconds of one mini source model only for the mini architectures at 32 px. Each runs in its own child process (``worker`` builds it
-    there), every call under ``timeout_s``: one that cannot run here (no C++ compiler for compile, a
-    kernel that crashes or spins) is reported with why, not timed, and the others go on."""
+    seconds of one mini source model only for the mini architectures at 32 px. Each runs in its own
+    child process (``worker`` builds it there), every call under ``timeout_s``: one that cannot run
+    here (no C++ compiler for compile, a kernel that crashes or spins) is reported with why, not
+    timed, and the others go on."""
     from bt_core.config import get_scale
 
     scale = get_scale("mini")

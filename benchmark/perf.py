@@ -261,11 +261,15 @@ def _measure_all(results: dict[str, object], tmp: Path, args: argparse.Namespace
             results["training"] = measure_training(tmp / "cache", device)
         with console.status("timing the architectures of the sweep..."):
             results["architectures"] = measure_architectures(data, device, batch_size=args.batch_size)
-        with console.status("timing the training engine per architecture (compiling takes a while)..."):
-            results["engine"] = measure_engine(device, batch_size=args.batch_size, steps=args.engine_steps,
-                                               variants=args.engine_variants, precisions=args.engine_precisions,
-                                               rounds=args.engine_rounds, timeout_s=args.engine_timeout,
-                                               architectures=args.engine_archs, image_size=args.engine_image_size)
+        _time_engine(results, args, device, console)
+
+
+def _time_engine(results: dict[str, object], args: argparse.Namespace, device: torch.device, console: Console) -> None:
+    with console.status("timing the training engine per architecture (compiling takes a while)..."):
+        results["engine"] = measure_engine(device, batch_size=args.batch_size, steps=args.engine_steps,
+                                           variants=args.engine_variants, precisions=args.engine_precisions,
+                                           rounds=args.engine_rounds, timeout_s=args.engine_timeout,
+                                           architectures=args.engine_archs, image_size=args.engine_image_size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -336,11 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     results.update(cpu=machine_id(device)["cpu"], native_bf16=precision.native_bf16(), precision_auto=auto)
     with tempfile.TemporaryDirectory(prefix="bt-perf-") as tmp:
         if args.engine_only:
-            with console.status("timing the training engine per architecture (compiling takes a while)..."):
-                results["engine"] = measure_engine(device, batch_size=args.batch_size, steps=args.engine_steps,
-                                               variants=args.engine_variants, precisions=args.engine_precisions,
-                                                   rounds=args.engine_rounds, timeout_s=args.engine_timeout,
-                                                   architectures=args.engine_archs, image_size=args.engine_image_size)
+            _time_engine(results, args, device, console)
         else:
             _measure_all(results, Path(tmp), args, device, console)
     what = (f"the engine on {args.engine_image_size} px images" if args.engine_only else
